@@ -1,0 +1,36 @@
+"""GET /Appointment and /Appointment/{id}: read and search bookings."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tkw import BASE_PATH
+from tkw.edge import serve
+from tkw.routes import Operation
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayRestResolver()
+
+
+@app.get(f"{BASE_PATH}/Appointment")
+@tracer.capture_method
+def search_appointments() -> Response[str]:
+    return serve(Operation.APPOINTMENT_SEARCH, app, logger, metrics)
+
+
+@app.get(f"{BASE_PATH}/Appointment/<id>")
+@tracer.capture_method
+def read_appointment(id: str) -> Response[str]:
+    return serve(Operation.APPOINTMENT_READ, app, logger, metrics)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

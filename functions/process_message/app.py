@@ -1,0 +1,31 @@
+"""POST /$process-message: bookings, referrals, validations, their cancellations and responses."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from tkw import BASE_PATH
+from tkw.edge import serve
+from tkw.routes import Operation
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+app = APIGatewayRestResolver()
+
+
+# "$" is escaped: Powertools compiles route rules as regular expressions.
+@app.post(BASE_PATH + r"/\$process-message")
+@tracer.capture_method
+def process_message() -> Response[str]:
+    return serve(Operation.PROCESS_MESSAGE, app, logger, metrics)
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return app.resolve(event, context)

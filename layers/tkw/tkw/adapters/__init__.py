@@ -1,0 +1,1 @@
+"""AWS adapters (DynamoDB, S3, SQS): the only modules that import boto3."""

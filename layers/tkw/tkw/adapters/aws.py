@@ -1,0 +1,37 @@
+"""boto3 clients, created lazily and once per process.
+
+``TKW_AWS_ENDPOINT_URL`` (a template parameter, empty when deployed) points them at a standalone
+moto server under ``sam local``; otherwise boto3's own ``AWS_ENDPOINT_URL`` handling applies.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any
+
+_clients: dict[str, Any] = {}
+_lock = threading.Lock()
+
+
+def client(service: str) -> Any:
+    found = _clients.get(service)
+    if found is not None:
+        return found
+    with _lock:  # boto3's default session is not safe to use from threads concurrently
+        if service not in _clients:
+            import boto3
+            from botocore.config import Config
+
+            _clients[service] = boto3.client(
+                service,  # type: ignore[call-overload]
+                endpoint_url=os.environ.get("TKW_AWS_ENDPOINT_URL") or None,
+                config=Config(retries={"max_attempts": 3, "mode": "standard"}, max_pool_connections=50),
+            )
+        return _clients[service]
+
+
+def reset_clients() -> None:
+    """Forget cached clients (tests switch between moto backends)."""
+    with _lock:
+        _clients.clear()

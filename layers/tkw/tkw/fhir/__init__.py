@@ -1,0 +1,1 @@
+"""FHIR response builders: OperationOutcomes, canned resources, bundles."""

@@ -1,0 +1,86 @@
+"""OperationOutcome errors in the BaRS shape (BARS-API.md §5).
+
+Every error the emulator returns is a :class:`BarsError`; the pipeline turns it into an
+OperationOutcome with the BaRS code in ``details.coding`` and a valid FHIR IssueType code.
+Diagnostics never carry patient data or stack traces.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+HTTP_ERROR_CODES_SYSTEM = "https://fhir.nhs.uk/Codesystem/http-error-codes"
+OUTCOME_PROFILE = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-OperationOutcome"
+
+
+@dataclass(frozen=True, slots=True)
+class Issue:
+    code: str  # FHIR IssueType, e.g. "invalid", "not-found"
+    bars_code: str  # BaRS http-error-code, e.g. "REC_BAD_REQUEST"
+    diagnostics: str
+    severity: str = "error"
+    expression: tuple[str, ...] = ()  # FHIRPath-like element paths in the body
+    location: tuple[str, ...] = ()  # HTTP headers, as FHIR spells them: "http.X-Request-Id"
+
+    def to_fhir(self) -> dict[str, Any]:
+        issue: dict[str, Any] = {
+            "severity": self.severity,
+            "code": self.code,
+            "details": {"coding": [{"system": HTTP_ERROR_CODES_SYSTEM, "code": self.bars_code}]},
+            "diagnostics": self.diagnostics,
+        }
+        if self.expression:
+            issue["expression"] = list(self.expression)
+        if self.location:
+            issue["location"] = list(self.location)
+        return issue
+
+
+def operation_outcome(*issues: Issue) -> dict[str, Any]:
+    return {
+        "resourceType": "OperationOutcome",
+        "id": str(uuid.uuid4()),
+        "meta": {"profile": [OUTCOME_PROFILE]},
+        "issue": [i.to_fhir() for i in issues],
+    }
+
+
+@dataclass(slots=True)
+class BarsError(Exception):
+    """An error answer: HTTP status plus one or more OperationOutcome issues."""
+
+    status: int
+    issues: tuple[Issue, ...]
+    headers: dict[str, str] = field(default_factory=dict)
+    # Some receiver sentinels (TKW's 408, a receiver's bare 503) answer with no body at all.
+    empty_body: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        status: int,
+        bars_code: str,
+        code: str,
+        diagnostics: str,
+        *,
+        expression: str | None = None,
+        header: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> BarsError:
+        """One issue; ``expression`` names a body element, ``header`` the HTTP header at fault."""
+        issue = Issue(
+            code=code,
+            bars_code=bars_code,
+            diagnostics=diagnostics,
+            expression=(expression,) if expression else (),
+            location=(f"http.{header}",) if header else (),
+        )
+        return cls(status=status, issues=(issue,), headers=headers or {})
+
+    def __str__(self) -> str:
+        return f"{self.status} {'; '.join(f'{i.bars_code} {i.code}: {i.diagnostics}' for i in self.issues)}"
+
+    def outcome(self) -> dict[str, Any]:
+        return operation_outcome(*self.issues)

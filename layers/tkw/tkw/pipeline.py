@@ -1,0 +1,115 @@
+"""One request through the emulator: proxy checks, body parsing, the responder, the echo headers.
+
+Handlers call :func:`handle` with the operation their route serves. The order follows the live
+BaRS proxy (BARS-API.md §4): what the proxy would reject is rejected here with the proxy's codes
+before any receiver (scenario) logic runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from tkw import proxy
+from tkw.fhir import canned
+from tkw.fhir.outcome import BarsError
+from tkw.headers import TargetIdentifier
+from tkw.http import ApiRequest, ApiResponse
+from tkw.routes import Operation, allowed_methods, find_route
+from tkw.services import Services, get_services
+
+logger = Logger(child=True)
+
+# Answered at once by the proxy, before token and transaction-header checks.
+_UNCHECKED = {Operation.PING}
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What a responder sees: the request, already admitted, and what the checks decoded."""
+
+    operation: Operation
+    request: ApiRequest
+    services: Services
+    target: TargetIdentifier | None = None
+    bundle: dict[str, Any] | None = None  # the parsed $process-message body
+    notes: dict[str, Any] = field(default_factory=dict)  # e.g. the scenario that answered
+
+
+def handle(operation: Operation, request: ApiRequest, services: Services | None = None) -> ApiResponse:
+    services = services or get_services()
+    exchange = Exchange(operation=operation, request=request, services=services)
+    try:
+        if operation is Operation.PING:
+            return finalise(ApiResponse(200, canned.ping_body(), content_type="application/json"), request)
+        _admit(exchange)
+        from tkw.responders import respond  # local import: keeps _ping's cold start small
+
+        response = respond(exchange)
+    except BarsError as err:
+        response = error_response(err)
+    except Exception:  # never a stack trace or a bare 500 to the sender
+        logger.exception("Unhandled error", extra={"operation": str(operation)})
+        response = error_response(
+            BarsError.of(
+                500,
+                "REC_SERVER_ERROR",
+                "exception",
+                "The emulator failed unexpectedly while handling this request; the error is logged "
+                "under this request's X-Correlation-Id.",
+            )
+        )
+    return finalise(response, request)
+
+
+def _admit(exchange: Exchange) -> None:
+    """Proxy-faithful checks, in the proxy's order."""
+    op, request = exchange.operation, exchange.request
+    if op in _UNCHECKED:
+        return
+    if op is Operation.METADATA and request.header("NHSD-Target-Identifier") is None:
+        return  # the proxy serves its own CapabilityStatement without a target (or a token)
+    proxy.check_transaction_headers(request)
+    exchange.target = proxy.check_target_identifier(request)
+    if op is Operation.PROCESS_MESSAGE:
+        from tkw.fhir.message import parse_message_body
+
+        exchange.bundle = parse_message_body(request, exchange.services.settings.max_body_bytes)
+
+
+def handle_unrouted(request: ApiRequest) -> ApiResponse:
+    """Any path or method no BaRS route serves: 405 with Allow on a known path, else 404."""
+    route = find_route(request.path)
+    if route is not None:
+        allow = ", ".join(allowed_methods(route))
+        err = BarsError.of(
+            405,
+            "SEND_METHOD_NOT_ALLOWED",
+            "not-supported",
+            f"The {request.method} method is not allowed on {route.template}; allowed: {allow}.",
+            headers={"Allow": allow},
+        )
+    else:
+        err = BarsError.of(
+            404,
+            "NOT_FOUND",
+            "not-found",
+            f"Endpoint {request.path} does not exist on the BaRS API (base path /booking-and-referral/FHIR/R4).",
+        )
+    return finalise(error_response(err), request)
+
+
+def error_response(err: BarsError) -> ApiResponse:
+    body = None if err.empty_body else err.outcome()
+    return ApiResponse(status=err.status, body=body, headers=dict(err.headers))
+
+
+def finalise(response: ApiResponse, request: ApiRequest) -> ApiResponse:
+    """Echo the transaction headers, as the proxy and every BaRS receiver must."""
+    for name in ("X-Request-Id", "X-Correlation-Id"):
+        value = request.header(name)
+        if value is not None:
+            response.headers[name] = value
+    return response

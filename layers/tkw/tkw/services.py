@@ -1,0 +1,26 @@
+"""The collaborators a request needs, built once per process from settings.
+
+Adapters that talk to AWS are created lazily so a function that never needs DynamoDB or S3 never
+imports boto3 (cold start), and so tests can swap them for moto-backed ones.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from tkw.settings import Settings, get_settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    # Seconds since the epoch; injected so the nightly reset and token expiry can be tested.
+    clock: Callable[[], float] = field(default=time.time)
+
+
+@lru_cache(maxsize=1)
+def get_services() -> Services:
+    return Services(settings=get_settings())

@@ -1,0 +1,97 @@
+"""Shared test helpers: BaRS headers, fixture payloads, and FHIR validity checks."""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import uuid
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures"
+# Copies of ../shared/bars-spec (official examples and IG examples): CI needs no ../shared.
+SPEC = FIXTURES / "bars-spec"
+EXAMPLES = SPEC / "examples"
+IG_EXAMPLES = SPEC / "ig-examples" / "examples"
+BASE = "/booking-and-referral/FHIR/R4"
+DOS = "https://fhir.nhs.uk/Id/dos-service-id"
+ODS = "https://fhir.nhs.uk/Id/ods-organization-code"
+ERROR_SYSTEM = "https://fhir.nhs.uk/Codesystem/http-error-codes"
+
+
+def b64json(data: Any) -> str:
+    return base64.b64encode(json.dumps(data).encode()).decode()
+
+
+def target(value: str = "2000011147", system: str = DOS) -> str:
+    return b64json({"system": system, "value": value})
+
+
+def organisation(ods: str = "A1001") -> str:
+    return b64json({"resourceType": "Organization", "identifier": [{"system": ODS, "value": ods}], "name": "Test org"})
+
+
+def bars_headers(target_value: str | None = "2000011147", ods: str = "A1001", **extra: str) -> dict[str, str]:
+    """The headers a conforming sender sends (fresh transaction ids each call)."""
+    headers = {
+        "Accept": "application/fhir+json;version=1.0.0",
+        "X-Request-Id": str(uuid.uuid4()),
+        "X-Correlation-Id": str(uuid.uuid4()),
+        "NHSD-End-User-Organisation": organisation(ods),
+        "NHSD-Requesting-Software": b64json(
+            {"resourceType": "Device", "identifier": [{"system": "https://supplier.example/Id/device", "value": "T-1"}]}
+        ),
+    }
+    if target_value is not None:
+        headers["NHSD-Target-Identifier"] = target(target_value)
+    headers.update({k.replace("_", "-"): v for k, v in extra.items()})
+    return headers
+
+
+@cache
+def _load(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def example(relative: str) -> Any:
+    """A fresh copy of an official example, e.g. ``example("process_message/POST-body.json")``."""
+    return copy.deepcopy(_load(EXAMPLES / relative))
+
+
+def ig_example(name_prefix: str) -> Any:
+    """A fresh copy of an IG example bundle by its prefix, e.g. ``ig_example("BOOKREQ01")``."""
+    matches = sorted(IG_EXAMPLES.glob(f"{name_prefix}*.json"))
+    assert matches, f"no IG example starting {name_prefix}"
+    return copy.deepcopy(_load(matches[0]))
+
+
+def assert_valid_fhir(body: Any) -> Any:
+    """The body parses as the FHIR R4 (fhir.resources R4B) resource it claims to be."""
+    from fhir.resources.R4B import get_fhir_model_class
+
+    assert isinstance(body, dict) and "resourceType" in body, f"not a FHIR resource: {str(body)[:200]}"
+    return get_fhir_model_class(body["resourceType"]).model_validate(body)
+
+
+def assert_outcome(body: Any, bars_code: str, issue_code: str | None = None) -> dict[str, Any]:
+    """A valid OperationOutcome whose first issue carries ``bars_code`` (and ``issue_code``)."""
+    assert_valid_fhir(body)
+    assert body["resourceType"] == "OperationOutcome", body
+    issue = body["issue"][0]
+    codings = issue["details"]["coding"]
+    assert any(c["system"] == ERROR_SYSTEM and c["code"] == bars_code for c in codings), body
+    if issue_code is not None:
+        assert issue["code"] == issue_code, body
+    assert issue.get("diagnostics"), "an error must say why"
+    return issue
+
+
+def proxy_headers(result: dict[str, Any]) -> dict[str, str]:
+    """Headers of an API Gateway proxy result (Powertools answers REST events multi-valued)."""
+    headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers[name] = ", ".join(str(v) for v in values)
+    return headers

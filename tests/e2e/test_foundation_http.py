@@ -1,0 +1,149 @@
+"""The foundation over real HTTP: every route, the proxy checks, bad input, concurrency, shutdown."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from bars_support import assert_outcome, assert_valid_fhir, bars_headers, example, target
+from conftest import Emulator, start_emulator, stop_emulator
+
+ROUTES = [
+    ("GET", "/metadata"),
+    ("GET", "/MessageDefinition?context=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fdos-service-id%7C2000011147"),
+    (
+        "GET",
+        "/Slot?status=free&start=ge2026-11-01T09:00:00%2B00:00&start=le2026-11-30T17:00:00%2B00:00"
+        "&Schedule.actor%3AHealthcareService=2000072489&_include=Slot%3Aschedule"
+        "&_include=Schedule%3Aactor%3AHealthcareService",
+    ),
+    ("GET", "/Appointment?patient%3Aidentifier=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fnhs-number%7C9054613556"),
+    ("GET", "/Appointment/ce1c4ced-2a84-4198-9982-9caf894d0bb7"),
+    ("GET", "/ServiceRequest?patient%3Aidentifier=https%3A%2F%2Ffhir.nhs.uk%2FId%2Fnhs-number%7C9054613556"),
+    ("GET", "/ServiceRequest/79120f41-a431-4f08-bcc5-1e67006fcae0"),
+]
+
+
+def test_ping_answers_200_json_without_headers(emulator: Emulator) -> None:
+    result = emulator.bars("GET", "/_ping")
+    assert result.status == 200
+    assert result.header("Content-Type") == "application/json"
+    assert "version" in result.json
+
+
+@pytest.mark.parametrize(("method", "path"), ROUTES)
+def test_every_get_route_answers_valid_fhir(emulator: Emulator, method: str, path: str) -> None:
+    headers = bars_headers()
+    result = emulator.bars(method, path, headers)
+    assert result.status == 200, result.raw[:500]
+    assert result.header("Content-Type") == "application/fhir+json"
+    assert result.header("X-Request-Id") == headers["X-Request-Id"]
+    assert result.header("X-Correlation-Id") == headers["X-Correlation-Id"]
+    assert_valid_fhir(result.json)
+
+
+def test_booking_process_message_answers_a_valid_message_bundle(emulator: Emulator) -> None:
+    headers = bars_headers() | {"Content-Type": "application/fhir+json"}
+    result = emulator.bars(
+        "POST", "/$process-message", headers, json.dumps(example("process_message/POST-body.json")).encode()
+    )
+    assert result.status == 200, result.raw[:500]
+    bundle = result.json
+    assert_valid_fhir(bundle)
+    assert (bundle["resourceType"], bundle["type"]) == ("Bundle", "message")
+
+
+def test_metadata_without_target_needs_no_headers(emulator: Emulator) -> None:
+    result = emulator.bars("GET", "/metadata")
+    assert result.status == 200
+    assert result.json["resourceType"] == "CapabilityStatement"
+
+
+def test_header_names_are_case_insensitive(emulator: Emulator) -> None:
+    headers = {k.lower() if i % 2 else k.upper(): v for i, (k, v) in enumerate(bars_headers().items())}
+    result = emulator.bars("GET", ROUTES[4][1], headers)
+    assert result.status == 200, result.raw[:300]
+
+
+def test_missing_request_id_is_400_bad_request_over_http(emulator: Emulator) -> None:
+    headers = bars_headers()
+    del headers["X-Request-Id"]
+    result = emulator.bars("GET", "/Slot", headers)
+    assert result.status == 400
+    assert_outcome(result.json, "BAD_REQUEST", "invalid")
+    assert result.header("X-Correlation-Id") == headers["X-Correlation-Id"]
+
+
+@pytest.mark.parametrize(
+    ("target_header", "issue_code"),
+    [(None, "invalid"), ("@@@", "invalid"), (target().replace("=", "") + "x", "structure")],
+)
+def test_bad_target_identifier_is_proxy_bad_request_over_http(
+    emulator: Emulator, target_header: str | None, issue_code: str
+) -> None:
+    headers = bars_headers(target_value=None)
+    if target_header is not None:
+        headers["NHSD-Target-Identifier"] = target_header
+    result = emulator.bars("GET", "/Slot", headers)
+    assert result.status == 400
+    assert_outcome(result.json, "PROXY_BAD_REQUEST", issue_code)
+
+
+def test_unknown_path_is_404_and_wrong_method_405(emulator: Emulator) -> None:
+    missing = emulator.bars("GET", "/Patient/1", bars_headers())
+    assert missing.status == 404
+    assert_outcome(missing.json, "NOT_FOUND", "not-found")
+    outside = emulator.request("GET", "/", {})
+    assert outside.status == 404
+    wrong = emulator.bars("DELETE", "/$process-message", bars_headers())
+    assert wrong.status == 405
+    assert wrong.header("Allow") == "POST"
+    assert_outcome(wrong.json, "SEND_METHOD_NOT_ALLOWED", "not-supported")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "code"),
+    [
+        (b"{not json", "application/fhir+json", 400, "REC_BAD_REQUEST"),
+        (b'{"resourceType": "Patient"}', "application/fhir+json", 400, "REC_BAD_REQUEST"),
+        (b"", "application/fhir+json", 400, "REC_BAD_REQUEST"),
+        (b"<Bundle/>", "application/fhir+xml", 415, "REC_UNSUPPORTED_MEDIA_TYPE"),
+        (b"\xff\xfe{}", "application/fhir+json", 400, "REC_BAD_REQUEST"),
+    ],
+)
+def test_bad_bodies_over_http(emulator: Emulator, body: bytes, content_type: str, status: int, code: str) -> None:
+    result = emulator.bars("POST", "/$process-message", bars_headers() | {"Content-Type": content_type}, body)
+    assert result.status == status
+    assert_outcome(result.json, code)
+
+
+def test_body_over_5_mb_over_http(emulator: Emulator) -> None:
+    body = b'{"resourceType":"Bundle","x":"' + b"a" * (5 * 1024 * 1024 + 10) + b'"}'
+    result = emulator.bars(
+        "POST", "/$process-message", bars_headers() | {"Content-Type": "application/fhir+json"}, body
+    )
+    assert result.status == 413
+    assert_outcome(result.json, "REC_PAYLOAD_TOO_LARGE")
+
+
+def test_concurrent_requests_are_all_answered(emulator: Emulator) -> None:
+    def call(i: int) -> tuple[int, str | None, str]:
+        headers = bars_headers()
+        result = emulator.bars("GET", ROUTES[i % len(ROUTES)][1], headers)
+        return result.status, result.header("X-Request-Id"), headers["X-Request-Id"]
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        results = list(pool.map(call, range(64)))
+    assert all(status == 200 for status, _, _ in results)
+    assert all(echoed == sent for _, echoed, sent in results)
+
+
+def test_runner_logs_each_request_and_stops_cleanly_on_sigterm() -> None:
+    running = start_emulator()
+    headers = bars_headers()
+    assert running.bars("GET", "/metadata", headers).status == 200
+    output = stop_emulator(running)
+    assert running.process.returncode == 0, output
+    assert "GET /booking-and-referral/FHIR/R4/metadata -> 200" in output
+    assert "stopping (SIGTERM)" in output

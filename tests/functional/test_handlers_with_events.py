@@ -1,0 +1,80 @@
+"""Each function's handler, invoked with its events/ file (as `sam local invoke -e` would)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from bars_support import BASE, ROOT, assert_outcome, assert_valid_fhir, proxy_headers
+
+from tkw_local.backend import Resolver
+from tkw_local.functions import LoadedFunction
+from tkw_local.template import Template
+
+EVENTS = ROOT / "events"
+EVENT_FUNCTION = {
+    "ping": "PingFunction",
+    "metadata": "MetadataFunction",
+    "message_definition": "MessageDefinitionFunction",
+    "slot": "SlotFunction",
+    "process_message": "ProcessMessageFunction",
+    "appointment_search": "AppointmentFunction",
+    "appointment_read": "AppointmentFunction",
+    "service_request_search": "ServiceRequestFunction",
+    "service_request_read": "ServiceRequestFunction",
+    "fallback": "FallbackFunction",
+}
+
+
+def load_event(name: str) -> dict:
+    return json.loads((EVENTS / f"{name}.json").read_text())
+
+
+def test_every_api_route_of_the_template_has_an_event() -> None:
+    template = Template.read(ROOT / "template.yaml")
+    routes = {(r.method, r.path) for f in template.functions() for r in f.routes if r.function != "FallbackFunction"}
+    covered = {(load_event(n)["httpMethod"], load_event(n)["resource"]) for n in EVENT_FUNCTION}
+    assert routes <= covered, f"events/ lacks {routes - covered}"
+
+
+@pytest.mark.parametrize("name", [n for n in EVENT_FUNCTION if n not in ("ping", "fallback")])
+def test_bars_route_answers_valid_fhir_and_echoes_headers(
+    name: str, aws: Resolver, functions: dict[str, LoadedFunction]
+) -> None:
+    event = load_event(name)
+    result = functions[EVENT_FUNCTION[name]].invoke(event)
+    assert result["statusCode"] == 200, result["body"]
+    headers = proxy_headers(result)
+    assert headers["Content-Type"] == "application/fhir+json"
+    assert headers["X-Request-Id"] == event["headers"]["X-Request-Id"]
+    assert headers["X-Correlation-Id"] == event["headers"]["X-Correlation-Id"]
+    assert_valid_fhir(json.loads(result["body"]))
+
+
+def test_ping_is_json(aws: Resolver, functions: dict[str, LoadedFunction]) -> None:
+    result = functions["PingFunction"].invoke(load_event("ping"))
+    assert result["statusCode"] == 200
+    assert "version" in json.loads(result["body"])
+
+
+def test_fallback_answers_unknown_paths_with_404(aws: Resolver, functions: dict[str, LoadedFunction]) -> None:
+    result = functions["FallbackFunction"].invoke(load_event("fallback"))
+    assert result["statusCode"] == 404
+    assert_outcome(json.loads(result["body"]), "NOT_FOUND", "not-found")
+
+
+def test_fallback_answers_wrong_methods_with_405(aws: Resolver, functions: dict[str, LoadedFunction]) -> None:
+    event = load_event("slot") | {"httpMethod": "DELETE"}
+    result = functions["FallbackFunction"].invoke(event)
+    assert result["statusCode"] == 405
+    assert proxy_headers(result)["Allow"] == "GET"
+
+
+def test_handler_path_matching_survives_the_dollar_in_process_message(
+    aws: Resolver, functions: dict[str, LoadedFunction]
+) -> None:
+    event = load_event("process_message")
+    assert event["path"] == f"{BASE}/$process-message"
+    result = functions["ProcessMessageFunction"].invoke(event)
+    assert result["statusCode"] == 200
+    assert json.loads(result["body"])["type"] == "message"

@@ -1,0 +1,42 @@
+"""The template passes SAM's own checks and builds without Docker (aws-sam-cli in its own venv)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from bars_support import ROOT
+
+pytestmark = pytest.mark.sam
+
+
+def sam() -> str:
+    path = os.environ.get("SAM_BIN") or str(ROOT / ".venv-sam" / "bin" / "sam")
+    assert Path(path).exists(), f"aws-sam-cli not found at {path}: run `make install`"
+    return path
+
+
+def run_sam(*args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "SAM_CLI_TELEMETRY": "0"}
+    return subprocess.run([sam(), *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_sam_validate_lint_passes() -> None:
+    result = run_sam("validate", "--lint")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_sam_build_succeeds_and_the_layer_holds_the_tkw_package(tmp_path: Path) -> None:
+    build_dir = tmp_path / "build"
+    result = run_sam("build", "--build-dir", str(build_dir), "--cache-dir", str(tmp_path / "cache"))
+    assert result.returncode == 0, result.stdout + result.stderr
+    layer = build_dir / "TkwLayer" / "python"
+    assert (layer / "tkw" / "pipeline.py").exists()
+    assert (layer / "tkw" / "fhir" / "data" / "proxy-capability-statement.json").exists()
+    assert (layer / "fhir" / "resources").is_dir(), "the layer must carry its dependencies"
+    handler = build_dir / "MetadataFunction" / "app.py"
+    assert handler.exists()
+    # Functions hold only their thin handler: dependencies come from the layer.
+    assert not (build_dir / "MetadataFunction" / "tkw").exists()

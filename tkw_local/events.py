@@ -1,0 +1,136 @@
+"""``python -m tkw_local.events``: (re)write events/, one API Gateway event per BaRS route.
+
+Each event is a complete REST (v1) proxy event with the BaRS headers a sender must send, for
+``sam local invoke -e events/<name>.json`` and for the functional tests.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+from tkw_local.functions import rest_proxy_event
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE = "/booking-and-referral/FHIR/R4"
+TARGET = "eyJzeXN0ZW0iOiJodHRwczovL2ZoaXIubmhzLnVrL0lkL2Rvcy1zZXJ2aWNlLWlkIiwidmFsdWUiOiIyMDAwMDExMTQ3In0="
+ORGANISATION = (
+    "eyJyZXNvdXJjZVR5cGUiOiJPcmdhbml6YXRpb24iLCJpZGVudGlmaWVyIjpbeyJzeXN0ZW0iOiJodHRwczovL2ZoaXIubmhzLnVr"
+    "L0lkL29kcy1vcmdhbml6YXRpb24tY29kZSIsInZhbHVlIjoiQTEwMDEifV0sIm5hbWUiOiJNeSBzZXJ2aWNlIHByb3ZpZGVyIG5h"
+    "bWUifQ=="
+)
+
+
+def bars_headers(extra: dict[str, str] | None = None) -> list[tuple[str, str]]:
+    headers = {
+        "Host": "127.0.0.1:3000",
+        "Accept": "application/fhir+json;version=1.0.0",
+        "X-Request-Id": str(uuid.UUID(int=1)),
+        "X-Correlation-Id": str(uuid.UUID(int=2)),
+        "NHSD-Target-Identifier": TARGET,
+        "NHSD-End-User-Organisation": ORGANISATION,
+        "X-Forwarded-Proto": "http",
+        **(extra or {}),
+    }
+    return list(headers.items())
+
+
+def _event(
+    method: str,
+    resource: str,
+    path: str,
+    query: list[tuple[str, str]] | None = None,
+    params: dict[str, str] | None = None,
+    body: bytes = b"",
+    extra: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    return rest_proxy_event(
+        method=method,
+        path=BASE + path,
+        resource=BASE + resource,
+        path_parameters=params or {},
+        headers=bars_headers(extra),
+        query=query or [],
+        body=body,
+        stage="v1",
+        source_ip="127.0.0.1",
+    )
+
+
+def build_events(booking_body: bytes) -> dict[str, dict[str, Any]]:
+    return {
+        "ping": _event("GET", "/_ping", "/_ping"),
+        "metadata": _event("GET", "/metadata", "/metadata"),
+        "message_definition": _event(
+            "GET",
+            "/MessageDefinition",
+            "/MessageDefinition",
+            [("context", "https://fhir.nhs.uk/Id/dos-service-id|2000011147")],
+        ),
+        "slot": _event(
+            "GET",
+            "/Slot",
+            "/Slot",
+            [
+                ("status", "free"),
+                ("start", "ge2026-11-01T09:00:00+00:00"),
+                ("start", "le2026-11-30T17:00:00+00:00"),
+                ("Schedule.actor:HealthcareService", "2000072489"),
+                ("_include", "Slot:schedule"),
+                ("_include", "Schedule:actor:HealthcareService"),
+            ],
+        ),
+        "process_message": _event(
+            "POST",
+            "/$process-message",
+            "/$process-message",
+            body=booking_body,
+            extra={"Content-Type": "application/fhir+json", "use-context": "a1t1|booking|booking-request|new"},
+        ),
+        "appointment_search": _event(
+            "GET",
+            "/Appointment",
+            "/Appointment",
+            [("patient:identifier", "https://fhir.nhs.uk/Id/nhs-number|9054613556")],
+        ),
+        "appointment_read": _event(
+            "GET",
+            "/Appointment/{id}",
+            "/Appointment/ce1c4ced-2a84-4198-9982-9caf894d0bb7",
+            params={"id": "ce1c4ced-2a84-4198-9982-9caf894d0bb7"},
+        ),
+        "service_request_search": _event(
+            "GET",
+            "/ServiceRequest",
+            "/ServiceRequest",
+            [("patient:identifier", "https://fhir.nhs.uk/Id/nhs-number|9054613556")],
+        ),
+        "service_request_read": _event(
+            "GET",
+            "/ServiceRequest/{id}",
+            "/ServiceRequest/79120f41-a431-4f08-bcc5-1e67006fcae0",
+            params={"id": "79120f41-a431-4f08-bcc5-1e67006fcae0"},
+        ),
+        "fallback": _event(
+            "DELETE", "/{proxy+}", "/Patient/1", params={"proxy": "booking-and-referral/FHIR/R4/Patient/1"}
+        ),
+    }
+
+
+def main() -> None:
+    booking = (ROOT / "tests" / "fixtures" / "booking-request.json").read_bytes()
+    out = ROOT / "events"
+    out.mkdir(exist_ok=True)
+    for name, event in build_events(booking).items():
+        # Fixed ids keep the files stable across regenerations.
+        event["requestContext"]["requestId"] = str(uuid.UUID(int=3))
+        event["requestContext"]["requestTimeEpoch"] = 1764000000000
+        event["requestContext"]["requestTime"] = "24/Nov/2025:16:00:00 +0000"
+        (out / f"{name}.json").write_text(json.dumps(event, indent=2) + "\n", encoding="utf-8")
+        print(f"events/{name}.json")
+
+
+if __name__ == "__main__":
+    main()
