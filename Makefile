@@ -12,7 +12,7 @@ MOTO_PORT ?= 5000
 PIP_QUIET := --quiet --disable-pip-version-check
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run test lint typecheck unit validate build deploy destroy moto-server sam-local clean
+.PHONY: help install run test lint unit validate build deploy destroy moto-server sam-local bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -68,3 +68,7 @@ sam-local: build ## sam local start-api against `make moto-server` (needs Docker
 
 clean: ## Remove build output and caches
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+bench: $(VENV)/.installed $(SAM_VENV)/.installed ## Benchmarks: writes bench/results.json and prints figures vs targets
+	@command -v wrk >/dev/null || echo "wrk not found (apt-get install wrk): using the bounded Python load client"
+	$(PY) bench/run.py
