@@ -26,6 +26,9 @@ def main(argv: list[str] | None = None) -> int:
         help="use this AWS endpoint (e.g. a standalone moto server) instead of an embedded one",
     )
     args = parser.parse_args(argv)
+    # On your own machine, receiver runs may target loopback (a receiver you run locally, or this
+    # emulator's own BaRS API); a deployed stack keeps the template default, false.
+    os.environ.setdefault("ALLOW_PRIVATE_RECEIVERS", "true")
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s", stream=sys.stdout)
     for noisy in ("werkzeug", "botocore", "boto3", "urllib3"):

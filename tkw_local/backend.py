@@ -139,6 +139,49 @@ def create_resources(template: Template, resolver: Resolver, prefix: str = "tkw-
     return resolver
 
 
+# The DynamoDB operations whose condition checks and writes must not interleave.
+_DYNAMODB_SERIALISED = (
+    "get_item",
+    "put_item",
+    "update_item",
+    "delete_item",
+    "transact_write_items",
+    "transact_get_items",
+    "batch_write_item",
+    "batch_get_item",
+    "query",
+    "scan",
+)
+_serialised = False
+
+
+def serialise_dynamodb() -> None:
+    """Make moto's DynamoDB apply one operation at a time, as DynamoDB does per item.
+
+    moto's server runs each request on its own thread and its DynamoDB backend takes no lock: two
+    concurrent conditional writes can both succeed. Without this, the local runner could book the
+    same stateful slot twice under concurrency, which real DynamoDB never allows.
+    """
+    global _serialised
+    if _serialised:
+        return
+    import functools
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    for name in _DYNAMODB_SERIALISED:
+        original = getattr(DynamoDBBackend, name)
+
+        def serialised(*args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with lock:
+                return __original(*args, **kwargs)
+
+        setattr(DynamoDBBackend, name, functools.wraps(original)(serialised))
+    _serialised = True
+
+
 class EmbeddedAws:
     """A moto server on a free loopback port, for the runner and the end-to-end tests."""
 
@@ -149,6 +192,7 @@ class EmbeddedAws:
         self.endpoint_url = ""
 
     def start(self) -> str:
+        serialise_dynamodb()
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"

@@ -12,7 +12,7 @@ import signal
 import threading
 from pathlib import Path
 
-from tkw_local.backend import Resolver, create_resources, parameters_from_env, use_endpoint
+from tkw_local.backend import Resolver, create_resources, parameters_from_env, serialise_dynamodb, use_endpoint
 from tkw_local.template import Template
 
 
@@ -25,6 +25,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from moto.server import ThreadedMotoServer
 
+    serialise_dynamodb()
     server = ThreadedMotoServer(ip_address=args.host, port=args.port, verbose=False)
     server.start()
     use_endpoint(f"http://127.0.0.1:{args.port}")
