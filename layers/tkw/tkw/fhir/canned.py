@@ -3,17 +3,11 @@
 from __future__ import annotations
 
 import json
-import uuid
-from datetime import UTC, datetime
 from functools import cache
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tkw import __version__
-from tkw.http import ApiResponse
-
-if TYPE_CHECKING:
-    from tkw.pipeline import Exchange
 
 
 @cache
@@ -33,31 +27,3 @@ def proxy_capability_statement() -> dict[str, Any]:
 
 def ping_body() -> dict[str, str]:
     return {"version": __version__, "revision": "tkw-emulator", "releaseId": __version__, "commitId": "local"}
-
-
-def searchset(entries: list[dict[str, Any]], self_url: str, total: int | None = None) -> dict[str, Any]:
-    return {
-        "resourceType": "Bundle",
-        "id": str(uuid.uuid4()),
-        "meta": {"profile": ["https://fhir.hl7.org.uk/StructureDefinition/UKCore-Bundle"]},
-        "type": "searchset",
-        "timestamp": datetime.now(UTC).isoformat(timespec="seconds"),
-        "total": len(entries) if total is None else total,
-        "link": [{"relation": "self", "url": self_url}],
-        "entry": entries,
-    }
-
-
-def default_response(exchange: Exchange) -> ApiResponse:
-    """Foundation answers until the sentinel engine takes over: valid, empty where nothing is known."""
-    from tkw.routes import Operation
-
-    op = exchange.operation
-    if op is Operation.PING:
-        return ApiResponse(200, ping_body(), content_type="application/json")
-    if op is Operation.METADATA:
-        return ApiResponse(200, proxy_capability_statement())
-    if op is Operation.PROCESS_MESSAGE:
-        return ApiResponse(200, exchange.bundle)
-    req = exchange.request
-    return ApiResponse(200, searchset([], req.base_url + req.path))

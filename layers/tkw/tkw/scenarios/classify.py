@@ -1,0 +1,336 @@
+"""Which BaRS workflow a ``$process-message`` Bundle is (BARS-API.md §6.2), read from the Bundle itself.
+
+Pure and fast: it works on the parsed JSON dict, never on fhir.resources models. It decides on the
+things the IG's decision table decides on (MessageHeader event and reason, ServiceRequest category,
+focus status, ``MessageHeader.response``) and tolerates the variation seen in real payloads:
+
+- event and reason are read by code, whatever their code system (the repo's examples use
+  ``message-event-servicerequest``, the IG ``message-events-bars``);
+- a cancellation is recognised by the focus status, whatever the reason (BOOKREQ02 cancels with ``new``);
+- identifier systems match with ``http://`` or ``https://`` and any letter case;
+- a focus reference that does not resolve (``":uuid:..."``, ``Type/id``) falls back to the Bundle's only
+  resource of the expected type.
+
+An unknown combination raises 400 REC_BAD_REQUEST ``invariant`` saying what was found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from tkw.fhir.outcome import BarsError
+from tkw.messages import NHS_NUMBER_SYSTEM, MessageKind
+
+__all__ = ["Classification", "MessageKind", "classify", "nhs_number_of", "normalise_system"]
+
+CANCELLED_APPOINTMENT = frozenset({"cancelled", "entered-in-error"})
+WITHDRAWN_SERVICE_REQUEST = frozenset({"revoked", "entered-in-error"})
+# Receiver Encounter states of a validation response: still being handled, or done.
+INTERIM_ENCOUNTER = frozenset({"planned", "arrived", "in-progress", "onleave", "cancelled"})
+FINAL_ENCOUNTER = frozenset({"finished", "triaged"})
+CATEGORIES = ("referral", "validation")
+
+_FOCUS_TYPE = {"booking-request": "Appointment", "servicerequest-request": "ServiceRequest"}
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    kind: MessageKind
+    event: str
+    reason: str | None  # first MessageHeader.reason code, lower-cased
+    nhs_number: str | None  # Patient.identifier with the NHS number system; None when absent
+    focus_type: str
+    focus_index: int  # index of the focus in Bundle.entry
+    focus: Mapping[str, Any]  # the focus resource, as sent
+    category: str | None = None  # "referral" | "validation" for ServiceRequest workflows
+    patient: Mapping[str, Any] | None = None
+    bundle_id: str | None = None
+    response_identifier: str | None = None  # MessageHeader.response.identifier (async responses)
+    notes: tuple[str, ...] = field(default=())  # tolerated deviations from the IG, for reports
+
+
+def classify(bundle: Mapping[str, Any]) -> Classification:
+    return _Reader(bundle).classify()
+
+
+def normalise_system(system: object) -> str:
+    """``HTTP://FHIR.nhs.uk/Id/NHS-Number/`` -> ``fhir.nhs.uk/id/nhs-number``."""
+    if not isinstance(system, str):
+        return ""
+    text = system.strip().lower()
+    for scheme in ("https://", "http://"):
+        if text.startswith(scheme):
+            text = text[len(scheme) :]
+            break
+    return text.rstrip("/")
+
+
+_NHS_SYSTEM = normalise_system(NHS_NUMBER_SYSTEM)
+
+
+def nhs_number_of(patient: Mapping[str, Any] | None) -> str | None:
+    """The patient's NHS number (spaces removed), or None when it has none."""
+    if not patient:
+        return None
+    for ident in _list(patient.get("identifier")):
+        if isinstance(ident, Mapping) and normalise_system(ident.get("system")) == _NHS_SYSTEM:
+            value = ident.get("value")
+            if isinstance(value, str) and value.strip():
+                return "".join(value.split())
+    return None
+
+
+def _list(value: object) -> Sequence[Any]:
+    if isinstance(value, list):
+        return value
+    return [value] if isinstance(value, Mapping) else []
+
+
+def _code(value: object) -> str | None:
+    if isinstance(value, Mapping):
+        code = value.get("code")
+        if isinstance(code, str) and code.strip():
+            return code.strip().lower()
+    return None
+
+
+def _codes(concept: object) -> list[str]:
+    """Codes of a CodeableConcept (or a list of them), lower-cased, in order."""
+    codes: list[str] = []
+    for item in _list(concept):
+        if isinstance(item, Mapping):
+            codes += [c for c in (_code(coding) for coding in _list(item.get("coding"))) if c]
+    return codes
+
+
+def _reference_key(reference: str) -> str:
+    """Normalise a reference so ``urn:uuid:X``, ``:uuid:X`` and ``uuid:X`` meet."""
+    text = reference.strip().lower()
+    if text.startswith(("urn:uuid:", ":uuid:", "uuid:")):
+        return "urn:uuid:" + text.rsplit(":", 1)[1]
+    return text
+
+
+def _bad(diagnostics: str, expression: str | None = None) -> BarsError:
+    return BarsError.of(400, "REC_BAD_REQUEST", "invariant", diagnostics, expression=expression)
+
+
+class _Reader:
+    def __init__(self, bundle: Mapping[str, Any]) -> None:
+        self.bundle = bundle
+        self.notes: list[str] = []
+        self.entries: list[tuple[int, Mapping[str, Any]]] = []
+        self.by_reference: dict[str, int] = {}
+        for index, entry in enumerate(_list(bundle.get("entry"))):
+            resource = entry.get("resource") if isinstance(entry, Mapping) else None
+            if not isinstance(resource, Mapping) or not isinstance(resource.get("resourceType"), str):
+                continue
+            self.entries.append((index, resource))
+            full_url = entry.get("fullUrl")
+            if isinstance(full_url, str) and full_url.strip():
+                self.by_reference.setdefault(_reference_key(full_url), index)
+            if isinstance(resource.get("id"), str):
+                self.by_reference.setdefault(f"{resource['resourceType']}/{resource['id']}".lower(), index)
+        self.resources = dict(self.entries)
+
+    # -- lookups ---------------------------------------------------------------------------------
+
+    def of_type(self, resource_type: str) -> list[tuple[int, Mapping[str, Any]]]:
+        return [(i, r) for i, r in self.entries if r["resourceType"] == resource_type]
+
+    def resolve(self, reference: object) -> tuple[int, Mapping[str, Any]] | None:
+        if isinstance(reference, Mapping):
+            reference = reference.get("reference")
+        if not isinstance(reference, str) or not reference.strip():
+            return None
+        key = _reference_key(reference)
+        index = self.by_reference.get(key)
+        if index is None and "/" in key:  # absolute URL ending in Type/id
+            index = self.by_reference.get("/".join(key.rsplit("/", 2)[-2:]))
+        return (index, self.resources[index]) if index is not None else None
+
+    # -- the decision ----------------------------------------------------------------------------
+
+    def classify(self) -> Classification:
+        if self.bundle.get("type") != "message":
+            raise _bad(
+                f"$process-message needs a Bundle of type 'message'; found type {self.bundle.get('type')!r}.",
+                "Bundle.type",
+            )
+        headers = self.of_type("MessageHeader")
+        if not headers:
+            raise _bad("The message Bundle has no MessageHeader (it must be the first entry).", "Bundle.entry[0]")
+        header_index, header = headers[0]
+        if header_index != 0:
+            self.notes.append("MessageHeader is not the first entry of the Bundle")
+        event = _code(header.get("eventCoding"))
+        if event is None and isinstance(header.get("eventUri"), str):
+            event = header["eventUri"].rstrip("/").rsplit("/", 1)[-1].lower() or None
+        if event is None:
+            raise _bad("MessageHeader.eventCoding has no code.", f"Bundle.entry[{header_index}].resource.eventCoding")
+        reasons = _codes(header.get("reason"))
+        reason = reasons[0] if reasons else None
+
+        if event == "booking-request":
+            return self._booking(header, event, reason)
+        if event == "servicerequest-request":
+            return self._service_request(header, event, reason)
+        if event == "servicerequest-response":
+            return self._response(header, event, reason)
+        if event == "booking-response":
+            raise _bad("booking-response messages are not accepted: BaRS has no booking response workflow.")
+        raise _bad(
+            f"Unknown MessageHeader event {event!r}; expected booking-request, servicerequest-request or "
+            "servicerequest-response.",
+            f"Bundle.entry[{header_index}].resource.eventCoding",
+        )
+
+    def _focus(self, header: Mapping[str, Any], expected: str | None) -> tuple[int, Mapping[str, Any]]:
+        focus_refs = _list(header.get("focus"))
+        found = self.resolve(focus_refs[0]) if focus_refs else None
+        if found is not None:
+            return found
+        candidates = self.of_type(expected) if expected else []
+        if len(candidates) == 1:
+            self.notes.append(f"MessageHeader.focus does not resolve; used the Bundle's only {expected}")
+            return candidates[0]
+        what = "is missing" if not focus_refs else f"({focus_refs[0]!r}) does not resolve to an entry"
+        raise _bad(f"MessageHeader.focus {what}.", "MessageHeader.focus")
+
+    def _patient(self, focus: Mapping[str, Any]) -> Mapping[str, Any] | None:
+        """The patient the focus points at, else the Bundle's first Patient."""
+        refs: list[Any] = [focus.get("subject")]
+        refs += [p.get("actor") for p in _list(focus.get("participant")) if isinstance(p, Mapping)]
+        for ref in refs:
+            found = self.resolve(ref)
+            if found is not None and found[1]["resourceType"] == "Patient":
+                return found[1]
+        patients = self.of_type("Patient")
+        return patients[0][1] if patients else None
+
+    def _category(self, service_request: Mapping[str, Any] | None, header: Mapping[str, Any]) -> str | None:
+        if service_request is not None:
+            for code in _codes(service_request.get("category")):
+                if code in CATEGORIES:
+                    return code
+        definition = header.get("definition")
+        if isinstance(definition, str):
+            for category in CATEGORIES:
+                if category in definition.lower():
+                    self.notes.append(f"ServiceRequest.category has no {'/'.join(CATEGORIES)} code; used definition")
+                    return category
+        return None
+
+    def _result(
+        self,
+        kind: MessageKind,
+        event: str,
+        reason: str | None,
+        focus: tuple[int, Mapping[str, Any]],
+        header: Mapping[str, Any],
+        category: str | None = None,
+    ) -> Classification:
+        patient = self._patient(focus[1])
+        response = header.get("response")
+        response_id = response.get("identifier") if isinstance(response, Mapping) else None
+        bundle_id = self.bundle.get("id")
+        return Classification(
+            kind=kind,
+            event=event,
+            reason=reason,
+            nhs_number=nhs_number_of(patient),
+            focus_type=str(focus[1]["resourceType"]),
+            focus_index=focus[0],
+            focus=focus[1],
+            category=category,
+            patient=patient,
+            bundle_id=bundle_id if isinstance(bundle_id, str) else None,
+            response_identifier=response_id if isinstance(response_id, str) else None,
+            notes=tuple(self.notes),
+        )
+
+    def _unknown(self, event: str, reason: str | None, found: str, expression: str) -> BarsError:
+        return _bad(
+            f"Unknown combination for {event} (reason {reason or 'absent'}): {found}. "
+            "See the BaRS decision table (event, reason, focus status, ServiceRequest category).",
+            expression,
+        )
+
+    def _booking(self, header: Mapping[str, Any], event: str, reason: str | None) -> Classification:
+        focus = self._focus(header, "Appointment")
+        where = f"Bundle.entry[{focus[0]}].resource"
+        if focus[1]["resourceType"] != "Appointment":
+            raise self._unknown(event, reason, f"the focus is a {focus[1]['resourceType']}, not an Appointment", where)
+        status = str(focus[1].get("status") or "").lower()
+        if status in CANCELLED_APPOINTMENT:
+            if reason not in ("update", "delete"):
+                self.notes.append(f"booking cancellation sent with reason {reason or 'absent'} (IG: update)")
+            return self._result(MessageKind.BOOKING_CANCEL, event, reason, focus, header)
+        if status == "booked" and reason in (None, "new", "update"):
+            if reason is None:
+                self.notes.append("MessageHeader.reason is absent; treated as new")
+            kind = MessageKind.BOOKING_UPDATE if reason == "update" else MessageKind.BOOKING_NEW
+            return self._result(kind, event, reason, focus, header)
+        raise self._unknown(event, reason, f"Appointment.status {status or 'absent'!r}", f"{where}.status")
+
+    def _service_request(self, header: Mapping[str, Any], event: str, reason: str | None) -> Classification:
+        focus = self._focus(header, "ServiceRequest")
+        where = f"Bundle.entry[{focus[0]}].resource"
+        if focus[1]["resourceType"] != "ServiceRequest":
+            raise self._unknown(
+                event, reason, f"the focus is a {focus[1]['resourceType']}, not a ServiceRequest", where
+            )
+        category = self._category(focus[1], header)
+        if category is None:
+            raise self._unknown(
+                event, reason, "ServiceRequest.category has neither referral nor validation", f"{where}.category"
+            )
+        status = str(focus[1].get("status") or "").lower()
+        validation = category == "validation"
+        if status in WITHDRAWN_SERVICE_REQUEST:
+            kind = MessageKind.VALIDATION_CANCEL if validation else MessageKind.REFERRAL_CANCEL
+            return self._result(kind, event, reason, focus, header, category)
+        if status == "active" and reason in (None, "new"):
+            if reason is None:
+                self.notes.append("MessageHeader.reason is absent; treated as new")
+            kind = MessageKind.VALIDATION_NEW if validation else MessageKind.REFERRAL_NEW
+            return self._result(kind, event, reason, focus, header, category)
+        if validation and status in ("active", "on-hold") and reason == "update":
+            return self._result(MessageKind.VALIDATION_UPDATE, event, reason, focus, header, category)
+        raise self._unknown(
+            event, reason, f"{category} ServiceRequest.status {status or 'absent'!r}", f"{where}.status"
+        )
+
+    def _response(self, header: Mapping[str, Any], event: str, reason: str | None) -> Classification:
+        response = header.get("response")
+        if not isinstance(response, Mapping) or not response.get("identifier"):
+            raise _bad(
+                "A servicerequest-response must carry MessageHeader.response.identifier (the Bundle.id of the "
+                "request it answers).",
+                "MessageHeader.response",
+            )
+        focus = self._focus(header, None)
+        service_request = focus[1] if focus[1]["resourceType"] == "ServiceRequest" else None
+        if service_request is None:
+            requests = self.of_type("ServiceRequest")
+            service_request = requests[0][1] if len(requests) == 1 else None
+        category = self._category(service_request, header)
+        where = f"Bundle.entry[{focus[0]}].resource"
+        focus_type = focus[1]["resourceType"]
+        status = str(focus[1].get("status") or "").lower()
+        if category == "referral" and focus_type == "ServiceRequest" and status in WITHDRAWN_SERVICE_REQUEST:
+            return self._result(MessageKind.SAFEGUARDING_DNA_RESPONSE, event, reason, focus, header, category)
+        if category == "validation":
+            if focus_type == "Encounter" and status in INTERIM_ENCOUNTER:
+                return self._result(MessageKind.VALIDATION_RESPONSE_INTERIM, event, reason, focus, header, category)
+            if focus_type == "Encounter" and status in FINAL_ENCOUNTER:
+                return self._result(MessageKind.VALIDATION_RESPONSE_FULL, event, reason, focus, header, category)
+            # Some senders focus the ServiceRequest itself: its status tells interim from final.
+            if focus_type == "ServiceRequest" and status == "active":
+                return self._result(MessageKind.VALIDATION_RESPONSE_INTERIM, event, reason, focus, header, category)
+            if focus_type == "ServiceRequest" and status in ("completed", "revoked"):
+                return self._result(MessageKind.VALIDATION_RESPONSE_FULL, event, reason, focus, header, category)
+        found = f"{category or 'uncategorised'} response with focus {focus_type}.status {status or 'absent'!r}"
+        raise self._unknown(event, reason, found, f"{where}.status")
