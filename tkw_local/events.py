@@ -59,6 +59,23 @@ def _event(
     )
 
 
+def _admin_event(
+    method: str, path: str, resource: str | None = None, body: bytes = b"", params: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """An event for the emulator's own /tkw/... endpoints (organisation header included)."""
+    return rest_proxy_event(
+        method=method,
+        path=path,
+        resource=resource or path,
+        path_parameters=params or {},
+        headers=bars_headers(),
+        query=[],
+        body=body,
+        stage="v1",
+        source_ip="127.0.0.1",
+    )
+
+
 def build_events(booking_body: bytes) -> dict[str, dict[str, Any]]:
     return {
         "ping": _event("GET", "/_ping", "/_ping"),
@@ -113,6 +130,8 @@ def build_events(booking_body: bytes) -> dict[str, dict[str, Any]]:
             "/ServiceRequest/79120f41-a431-4f08-bcc5-1e67006fcae0",
             params={"id": "79120f41-a431-4f08-bcc5-1e67006fcae0"},
         ),
+        "state_get": _admin_event("GET", "/tkw/state"),
+        "state_reset": _admin_event("DELETE", "/tkw/state"),
         "fallback": _event(
             "DELETE", "/{proxy+}", "/Patient/1", params={"proxy": "booking-and-referral/FHIR/R4/Patient/1"}
         ),

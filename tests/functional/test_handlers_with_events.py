@@ -22,6 +22,8 @@ EVENT_FUNCTION = {
     "appointment_read": "AppointmentFunction",
     "service_request_search": "ServiceRequestFunction",
     "service_request_read": "ServiceRequestFunction",
+    "state_get": "StateFunction",
+    "state_reset": "StateFunction",
     "fallback": "FallbackFunction",
 }
 
@@ -37,7 +39,9 @@ def test_every_api_route_of_the_template_has_an_event() -> None:
     assert routes <= covered, f"events/ lacks {routes - covered}"
 
 
-@pytest.mark.parametrize("name", [n for n in EVENT_FUNCTION if n not in ("ping", "fallback")])
+@pytest.mark.parametrize(
+    "name", [n for n in EVENT_FUNCTION if n not in ("ping", "fallback", "state_get", "state_reset")]
+)
 def test_bars_route_answers_valid_fhir_and_echoes_headers(
     name: str, aws: Resolver, functions: dict[str, LoadedFunction]
 ) -> None:
@@ -78,3 +82,11 @@ def test_handler_path_matching_survives_the_dollar_in_process_message(
     result = functions["ProcessMessageFunction"].invoke(event)
     assert result["statusCode"] == 200
     assert json.loads(result["body"])["type"] == "message"
+
+
+def test_state_endpoints_read_and_reset(aws: Resolver, functions: dict[str, LoadedFunction]) -> None:
+    read = functions["StateFunction"].invoke(load_event("state_get"))
+    assert read["statusCode"] == 200
+    assert json.loads(read["body"])["state"] == "initial"
+    reset = functions["StateFunction"].invoke(load_event("state_reset"))
+    assert reset["statusCode"] == 204

@@ -20,6 +20,17 @@ from tkw.messages import NHS_NUMBER_SYSTEM
 from tkw.pipeline import Exchange, handle
 from tkw.routes import Operation
 from tkw.scenarios.engine import get_engine, load_table
+from tkw.services import Services
+from tkw.settings import Settings
+from tkw.stateful import InMemoryStateStore
+
+
+@pytest.fixture(autouse=True)
+def in_memory_state(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The stateful store behind its protocol, in memory: reads of unknown ids consult it."""
+    services = Services(settings=Settings())
+    services.state = InMemoryStateStore()
+    monkeypatch.setattr("tkw.pipeline.get_services", lambda: services)
 
 APPOINTMENT_ID = "ce1c4ced-2a84-4198-9982-9caf894d0bb7"
 REFERRAL_ID = "79120f41-a431-4f08-bcc5-1e67006fcae0"

@@ -6,6 +6,7 @@ Handlers under ``functions/`` use these two helpers so that each stays a few lin
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -14,6 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from tkw import pipeline
 from tkw.http import ApiRequest, ApiResponse
 from tkw.routes import Operation
+from tkw.services import Services
 
 
 def current_request(app: APIGatewayRestResolver, logger: Logger) -> ApiRequest:
@@ -49,4 +51,14 @@ def serve(operation: Operation | None, app: APIGatewayRestResolver, logger: Logg
         },
     )
     metrics.add_metric(name=f"Status{api_response.status // 100}xx", unit=MetricUnit.Count, value=1)
+    return to_response(api_response)
+
+
+def serve_admin(
+    action: Callable[[ApiRequest, Services], ApiResponse], app: APIGatewayRestResolver, logger: Logger
+) -> Response[str]:
+    """Run one of the emulator's own ``/tkw/...`` endpoints."""
+    request = current_request(app, logger)
+    api_response = pipeline.handle_admin(request, action)
+    logger.info("request", extra={"method": request.method, "path": request.path, "status": api_response.status})
     return to_response(api_response)

@@ -7,8 +7,10 @@ before any receiver (scenario) logic runs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
@@ -20,13 +22,16 @@ from tkw.http import ApiRequest, ApiResponse
 from tkw.routes import Operation, allowed_methods, find_route
 from tkw.services import Services, get_services
 
+if TYPE_CHECKING:
+    from tkw.scenarios.classify import Classification
+
 logger = Logger(child=True)
 
 # Answered at once by the proxy, before token and transaction-header checks.
 _UNCHECKED = {Operation.PING}
 
 
-@dataclass(slots=True)
+@dataclass
 class Exchange:
     """What a responder sees: the request, already admitted, and what the checks decoded."""
 
@@ -36,6 +41,15 @@ class Exchange:
     target: TargetIdentifier | None = None
     bundle: dict[str, Any] | None = None  # the parsed $process-message body
     notes: dict[str, Any] = field(default_factory=dict)  # e.g. the scenario that answered
+
+    @cached_property
+    def classification(self) -> Classification:
+        """What kind of BaRS message the body is (classified once, used by scenarios, state, checks)."""
+        from tkw.scenarios.classify import classify
+
+        if self.bundle is None:
+            raise BarsError.of(400, "REC_BAD_REQUEST", "required", "The request body must be a FHIR message Bundle.")
+        return classify(self.bundle)
 
 
 def handle(operation: Operation, request: ApiRequest, services: Services | None = None) -> ApiResponse:
@@ -77,6 +91,28 @@ def _admit(exchange: Exchange) -> None:
         from tkw.fhir.message import parse_message_body
 
         exchange.bundle = parse_message_body(request, exchange.services.settings.max_body_bytes)
+
+
+def handle_admin(
+    request: ApiRequest, action: Callable[[ApiRequest, Services], ApiResponse], services: Services | None = None
+) -> ApiResponse:
+    """The emulator's own ``/tkw/...`` endpoints: same error shapes and echo headers as BaRS routes."""
+    services = services or get_services()
+    try:
+        response = action(request, services)
+    except BarsError as err:
+        response = error_response(err)
+    except Exception:
+        logger.exception("Unhandled error", extra={"path": request.path})
+        response = error_response(
+            BarsError.of(
+                500,
+                "REC_SERVER_ERROR",
+                "exception",
+                "The emulator failed unexpectedly; the error is logged under this request's X-Correlation-Id.",
+            )
+        )
+    return finalise(response, request)
 
 
 def handle_unrouted(request: ApiRequest) -> ApiResponse:

@@ -9,9 +9,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 
 from tkw.settings import Settings, get_settings
+
+if TYPE_CHECKING:
+    from tkw.stateful.store import StateStore
 
 
 @dataclass
@@ -19,6 +23,13 @@ class Services:
     settings: Settings
     # Seconds since the epoch; injected so the nightly reset and token expiry can be tested.
     clock: Callable[[], float] = field(default=time.time)
+
+    @cached_property
+    def state(self) -> StateStore:
+        """The stateful 111-to-ED store (DynamoDB)."""
+        from tkw.adapters.state_store import state_store
+
+        return state_store(self.settings.table_name)
 
 
 @lru_cache(maxsize=1)

@@ -56,7 +56,13 @@ def referral_as_published() -> dict[str, Any]:
 
 
 def referral_cancel() -> dict[str, Any]:
-    return for_stateful_patient(ig_example("SERVREQ01"))
+    """SERVREQ01 (the IG's cancellation, published for a 999-CAS validation) as a 111-to-ED referral."""
+    bundle = for_stateful_patient(ig_example("SERVREQ01"))
+    _service_request(bundle)["category"] = [
+        {"coding": [{"system": "https://fhir.nhs.uk/CodeSystem/message-category-servicerequest", "code": "referral"}]},
+        {"coding": [{"system": "https://fhir.nhs.uk/CodeSystem/usecases-categories-bars", "code": "a1t1"}]},
+    ]
+    return bundle
 
 
 def request_for(event: Event, booked_id: str | None) -> tuple[MessageKind, dict[str, Any]]:

@@ -25,7 +25,7 @@ from tkw.http import ApiResponse
 from tkw.messages import NHS_NUMBER_SYSTEM
 from tkw.routes import Operation
 from tkw.scenarios import builders
-from tkw.scenarios.classify import Classification, classify, normalise_system
+from tkw.scenarios.classify import Classification, normalise_system
 from tkw.scenarios.model import (
     BLANK_NHS_NUMBER,
     OPERATION_KEYS,
@@ -129,9 +129,7 @@ def _slot_facts(exchange: Exchange) -> Facts:
 
 
 def _message_facts(exchange: Exchange) -> Facts:
-    if exchange.bundle is None:
-        raise _bad_request("required", "The request body must be a FHIR message Bundle.", "Bundle")
-    found = classify(exchange.bundle)
+    found = exchange.classification
     exchange.notes["message_kind"] = found.kind.value
     if found.notes:
         exchange.notes["classification_notes"] = list(found.notes)
