@@ -60,15 +60,20 @@ def _event(
 
 
 def _admin_event(
-    method: str, path: str, resource: str | None = None, body: bytes = b"", params: dict[str, str] | None = None
+    method: str,
+    path: str,
+    resource: str | None = None,
+    body: bytes = b"",
+    params: dict[str, str] | None = None,
+    extra: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """An event for the emulator's own /tkw/... endpoints (organisation header included)."""
+    """An event for the emulator's own endpoints (/tkw/..., /oauth2/token), organisation header included."""
     return rest_proxy_event(
         method=method,
         path=path,
         resource=resource or path,
         path_parameters=params or {},
-        headers=bars_headers(),
+        headers=bars_headers(extra),
         query=[],
         body=body,
         stage="v1",
@@ -129,6 +134,34 @@ def build_events(booking_body: bytes) -> dict[str, dict[str, Any]]:
             "/ServiceRequest/{id}",
             "/ServiceRequest/79120f41-a431-4f08-bcc5-1e67006fcae0",
             params={"id": "79120f41-a431-4f08-bcc5-1e67006fcae0"},
+        ),
+        "token": _admin_event(
+            "POST",
+            "/oauth2/token",
+            body=b"grant_type=client_credentials&client_assertion_type="
+            b"urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer&client_assertion=replace.with.jwt",
+            extra={"Content-Type": "application/x-www-form-urlencoded"},
+        ),
+        "apps_register": _admin_event(
+            "POST",
+            "/tkw/apps",
+            body=json.dumps(
+                {
+                    "name": "My supplier app",
+                    "kid": "MySupplier-INT-1",
+                    "public_key_pem": "-----BEGIN PUBLIC KEY-----\nreplace with yours\n-----END PUBLIC KEY-----\n",
+                }
+            ).encode(),
+            extra={"Content-Type": "application/json"},
+        ),
+        "apps_read": _admin_event(
+            "GET", "/tkw/apps/replace-with-api-key", "/tkw/apps/{api_key}", params={"api_key": "replace-with-api-key"}
+        ),
+        "apps_delete": _admin_event(
+            "DELETE",
+            "/tkw/apps/replace-with-api-key",
+            "/tkw/apps/{api_key}",
+            params={"api_key": "replace-with-api-key"},
         ),
         "state_get": _admin_event("GET", "/tkw/state"),
         "state_reset": _admin_event("DELETE", "/tkw/state"),

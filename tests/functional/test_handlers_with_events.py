@@ -22,6 +22,10 @@ EVENT_FUNCTION = {
     "appointment_read": "AppointmentFunction",
     "service_request_search": "ServiceRequestFunction",
     "service_request_read": "ServiceRequestFunction",
+    "token": "TokenFunction",
+    "apps_register": "AppsFunction",
+    "apps_read": "AppsFunction",
+    "apps_delete": "AppsFunction",
     "state_get": "StateFunction",
     "state_reset": "StateFunction",
     "fallback": "FallbackFunction",
@@ -39,9 +43,14 @@ def test_every_api_route_of_the_template_has_an_event() -> None:
     assert routes <= covered, f"events/ lacks {routes - covered}"
 
 
-@pytest.mark.parametrize(
-    "name", [n for n in EVENT_FUNCTION if n not in ("ping", "fallback", "state_get", "state_reset")]
-)
+BARS_EVENTS = [
+    name
+    for name, function in EVENT_FUNCTION.items()
+    if function not in ("PingFunction", "FallbackFunction", "StateFunction", "TokenFunction", "AppsFunction")
+]
+
+
+@pytest.mark.parametrize("name", BARS_EVENTS)
 def test_bars_route_answers_valid_fhir_and_echoes_headers(
     name: str, aws: Resolver, functions: dict[str, LoadedFunction]
 ) -> None:
@@ -90,3 +99,17 @@ def test_state_endpoints_read_and_reset(aws: Resolver, functions: dict[str, Load
     assert json.loads(read["body"])["state"] == "initial"
     reset = functions["StateFunction"].invoke(load_event("state_reset"))
     assert reset["statusCode"] == 204
+
+
+def test_token_endpoint_refuses_the_placeholder_assertion(aws: Resolver, functions: dict[str, LoadedFunction]) -> None:
+    result = functions["TokenFunction"].invoke(load_event("token"))
+    assert result["statusCode"] == 400
+    body = json.loads(result["body"])
+    assert set(body) >= {"error", "error_description", "message_id"}
+
+
+def test_apps_register_refuses_the_placeholder_key(aws: Resolver, functions: dict[str, LoadedFunction]) -> None:
+    result = functions["AppsFunction"].invoke(load_event("apps_register"))
+    assert result["statusCode"] == 400
+    unknown = functions["AppsFunction"].invoke(load_event("apps_read"))
+    assert unknown["statusCode"] == 404

@@ -55,10 +55,14 @@ def serve(operation: Operation | None, app: APIGatewayRestResolver, logger: Logg
 
 
 def serve_admin(
-    action: Callable[[ApiRequest, Services], ApiResponse], app: APIGatewayRestResolver, logger: Logger
+    action: Callable[[ApiRequest, Services], ApiResponse],
+    app: APIGatewayRestResolver,
+    logger: Logger,
+    *,
+    public: bool = False,
 ) -> Response[str]:
-    """Run one of the emulator's own ``/tkw/...`` endpoints."""
+    """Run one of the emulator's own ``/tkw/...`` endpoints (``public``: no token even in int mode)."""
     request = current_request(app, logger)
-    api_response = pipeline.handle_admin(request, action)
+    api_response = pipeline.handle_admin(request, action, public=public)
     logger.info("request", extra={"method": request.method, "path": request.path, "status": api_response.status})
     return to_response(api_response)

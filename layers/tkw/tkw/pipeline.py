@@ -85,6 +85,8 @@ def _admit(exchange: Exchange) -> None:
         return
     if op is Operation.METADATA and request.header("NHSD-Target-Identifier") is None:
         return  # the proxy serves its own CapabilityStatement without a target (or a token)
+    if exchange.services.settings.auth_mode == "int":
+        exchange.notes["application"] = _authorise(request, exchange.services)
     proxy.check_transaction_headers(request)
     exchange.target = proxy.check_target_identifier(request)
     if op is Operation.PROCESS_MESSAGE:
@@ -93,12 +95,29 @@ def _admit(exchange: Exchange) -> None:
         exchange.bundle = parse_message_body(request, exchange.services.settings.max_body_bytes)
 
 
+def _authorise(request: ApiRequest, services: Services) -> str:
+    """``int`` mode: a valid bearer token from POST /oauth2/token, as API-M requires in INT."""
+    from tkw.auth.bearer import require_bearer
+
+    return require_bearer(request, services.auth, services.clock()).app_name
+
+
 def handle_admin(
-    request: ApiRequest, action: Callable[[ApiRequest, Services], ApiResponse], services: Services | None = None
+    request: ApiRequest,
+    action: Callable[[ApiRequest, Services], ApiResponse],
+    services: Services | None = None,
+    *,
+    public: bool = False,
 ) -> ApiResponse:
-    """The emulator's own ``/tkw/...`` endpoints: same error shapes and echo headers as BaRS routes."""
+    """The emulator's own ``/tkw/...`` endpoints: same error shapes and echo headers as BaRS routes.
+
+    In ``int`` mode they need a bearer token too, unless ``public`` (registering an application must
+    be possible before there is any token).
+    """
     services = services or get_services()
     try:
+        if services.settings.auth_mode == "int" and not public:
+            _authorise(request, services)
         response = action(request, services)
     except BarsError as err:
         response = error_response(err)

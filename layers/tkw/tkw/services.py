@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from tkw.settings import Settings, get_settings
 
 if TYPE_CHECKING:
+    from tkw.auth.ports import AuthStore
     from tkw.stateful.store import StateStore
 
 
@@ -30,6 +31,13 @@ class Services:
         from tkw.adapters.state_store import state_store
 
         return state_store(self.settings.table_name)
+
+    @cached_property
+    def auth(self) -> AuthStore:
+        """Registered applications, used JWT ids and issued tokens (DynamoDB)."""
+        from tkw.adapters.auth_store import get_auth_store
+
+        return get_auth_store(self.settings.table_name)
 
 
 @lru_cache(maxsize=1)

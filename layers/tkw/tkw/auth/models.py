@@ -1,0 +1,94 @@
+"""Data shapes of the API-M emulation: check results, registered applications, issued tokens."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+# The form fields of an application-restricted, signed-JWT token request (API-M).
+GRANT_TYPE = "client_credentials"
+CLIENT_ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+TOKEN_PATH = "/oauth2/token"  # noqa: S105 - a path
+# The only algorithm API-M accepts for a client assertion; also pyjwt's allow-list.
+ALGORITHMS: tuple[str, ...] = ("RS512",)
+# exp may be at most 5 minutes ahead; API-M tolerates 10 s more for clock skew (seconds_remaining > 310).
+MAX_ASSERTION_LIFETIME_SECONDS = 300
+ASSERTION_LIFETIME_GRACE_SECONDS = 10
+# Access tokens: API-M answers expires_in "599".
+TOKEN_LIFETIME_SECONDS = 599
+# A used jti is remembered this long after the assertion's exp (a replay after exp fails on exp anyway).
+JTI_RETENTION_SECONDS = 24 * 3600
+# The OAuth scope the BaRS proxy checks (BARS-API.md §1): recorded on every token we issue.
+BARS_SCOPE = "urn:nhsd:apim:app:level3:booking-and-referral"
+
+Severity = Literal["error", "warning", "info"]
+
+
+class AssertionCheck(BaseModel):
+    """One check made on a token request, for the sender's report.
+
+    ``passed`` is False both for a failed check and for one that could not run (``skipped``: an
+    earlier problem made it meaningless, e.g. no signature check without a registered key).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str  # stable, e.g. "claim.exp.window"
+    severity: Severity
+    passed: bool
+    message: str
+    location: str  # "header.alg", "claim.exp", "form.grant_type", "signature", ...
+    skipped: bool = False
+
+
+class AppKey(BaseModel):
+    """A public key registered for an application under a ``kid``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kid: str
+    public_key_pem: str  # SubjectPublicKeyInfo PEM, normalised at registration
+
+
+class AppRecord(BaseModel):
+    """A registered application: the emulator's stand-in for an API-M developer-portal app."""
+
+    model_config = ConfigDict(frozen=True)
+
+    api_key: str
+    name: str
+    keys: tuple[AppKey, ...] = ()
+    created_at: int  # epoch seconds
+    expires_at: int | None = None  # epoch seconds; None: kept until deleted (seeded apps)
+
+    def key_for(self, kid: str) -> AppKey | None:
+        return next((k for k in self.keys if k.kid == kid), None)
+
+    @property
+    def kids(self) -> list[str]:
+        return [k.kid for k in self.keys]
+
+    def public_view(self) -> dict[str, object]:
+        """What GET /tkw/apps/{api_key} shows: no key material beyond the kids."""
+        return {
+            "api_key": self.api_key,
+            "name": self.name,
+            "kids": self.kids,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+        }
+
+
+class TokenRecord(BaseModel):
+    """An issued access token, stored under the SHA-256 of the opaque token (never the token)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    token_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    api_key: str
+    kid: str
+    app_name: str
+    issued_at_ms: int
+    expires_at: int  # epoch seconds; also the DynamoDB TTL attribute
+    scope: str = BARS_SCOPE
