@@ -141,7 +141,7 @@ def _fresh_ids(event: dict[str, Any]) -> dict[str, Any]:
 
 def http_throughput(seconds: int) -> dict[str, dict[str, float]]:
     from bars_support import bars_headers
-    from e2e.conftest import free_port
+    from emulator_support import free_port
 
     port = free_port()
     env = {**os.environ, "PORT": str(port)}

@@ -163,6 +163,38 @@ def build_events(booking_body: bytes) -> dict[str, dict[str, Any]]:
             "/tkw/apps/{api_key}",
             params={"api_key": "replace-with-api-key"},
         ),
+        "reports_list": _admin_event("GET", "/tkw/reports"),
+        "reports_read": _admin_event(
+            "GET", "/tkw/reports/replace-with-report-id", "/tkw/reports/{id}", params={"id": "replace-with-report-id"}
+        ),
+        "reports_download": _admin_event(
+            "GET",
+            "/tkw/reports/replace-with-report-id/download",
+            "/tkw/reports/{id}/download",
+            params={"id": "replace-with-report-id"},
+        ),
+        "reports_zip": _admin_event(
+            "POST", "/tkw/reports/download", body=b'{"ids": []}', extra={"Content-Type": "application/json"}
+        ),
+        "receiver_runs_start": _admin_event(
+            "POST",
+            "/tkw/receiver-runs",
+            body=json.dumps(
+                {
+                    "endpoint": "https://receiver.example.nhs.uk/booking-and-referral/FHIR/R4",
+                    "target_identifier": "2000011147",
+                }
+            ).encode(),
+            extra={"Content-Type": "application/json"},
+        ),
+        "receiver_runs_list": _admin_event("GET", "/tkw/receiver-runs"),
+        "receiver_runs_read": _admin_event(
+            "GET",
+            "/tkw/receiver-runs/replace-with-run-id",
+            "/tkw/receiver-runs/{run_id}",
+            params={"run_id": "replace-with-run-id"},
+        ),
+        "receiver_suite": _admin_event("GET", "/tkw/receiver-suite"),
         "state_get": _admin_event("GET", "/tkw/state"),
         "state_reset": _admin_event("DELETE", "/tkw/state"),
         "fallback": _event(

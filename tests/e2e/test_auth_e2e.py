@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 from bars_support import assert_outcome, bars_headers, example
-from conftest import Emulator, start_emulator, stop_emulator
+from emulator_support import Emulator, start_emulator, stop_emulator
 
 from tkw.auth.client import fetch_token, generate_key_pair, mint_client_assertion, register_app, request_token
 

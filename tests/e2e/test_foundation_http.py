@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from bars_support import assert_outcome, assert_valid_fhir, bars_headers, example, target
-from conftest import Emulator, start_emulator, stop_emulator
+from emulator_support import Emulator, start_emulator, stop_emulator
 
 ROUTES = [
     ("GET", "/metadata"),

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bars_support import assert_outcome, assert_valid_fhir, bars_headers, ig_example
-from conftest import Emulator, HttpResult
+from emulator_support import Emulator, HttpResult
 
 NHS = "https://fhir.nhs.uk/Id/nhs-number"
 MD = "https://fhir.nhs.uk/MessageDefinition/bars-message-"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from bars_support import assert_outcome, assert_valid_fhir, bars_headers
-from conftest import Emulator, HttpResult
+from emulator_support import Emulator, HttpResult
 from unit.stateful.stateful_bundles import booking_cancel, booking_new, referral, referral_cancel
 
 

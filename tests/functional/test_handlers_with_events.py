@@ -26,6 +26,14 @@ EVENT_FUNCTION = {
     "apps_register": "AppsFunction",
     "apps_read": "AppsFunction",
     "apps_delete": "AppsFunction",
+    "reports_list": "ReportsFunction",
+    "reports_read": "ReportsFunction",
+    "reports_download": "ReportsFunction",
+    "reports_zip": "ReportsFunction",
+    "receiver_runs_start": "ReceiverRunsFunction",
+    "receiver_runs_list": "ReceiverRunsFunction",
+    "receiver_runs_read": "ReceiverRunsFunction",
+    "receiver_suite": "ReceiverRunsFunction",
     "state_get": "StateFunction",
     "state_reset": "StateFunction",
     "fallback": "FallbackFunction",
@@ -46,7 +54,16 @@ def test_every_api_route_of_the_template_has_an_event() -> None:
 BARS_EVENTS = [
     name
     for name, function in EVENT_FUNCTION.items()
-    if function not in ("PingFunction", "FallbackFunction", "StateFunction", "TokenFunction", "AppsFunction")
+    if function
+    not in (
+        "PingFunction",
+        "FallbackFunction",
+        "StateFunction",
+        "TokenFunction",
+        "AppsFunction",
+        "ReportsFunction",
+        "ReceiverRunsFunction",
+    )
 ]
 
 
@@ -113,3 +130,37 @@ def test_apps_register_refuses_the_placeholder_key(aws: Resolver, functions: dic
     assert result["statusCode"] == 400
     unknown = functions["AppsFunction"].invoke(load_event("apps_read"))
     assert unknown["statusCode"] == 404
+
+
+@pytest.mark.parametrize(
+    ("name", "status"),
+    [
+        ("reports_list", 200),
+        ("reports_read", 404),
+        ("reports_download", 404),
+        ("receiver_runs_list", 200),
+        ("receiver_runs_read", 400),  # the placeholder is not a run id
+        ("receiver_suite", 200),
+    ],
+)
+def test_emulator_endpoints_answer_their_events(
+    name: str, status: int, aws: Resolver, functions: dict[str, LoadedFunction]
+) -> None:
+    result = functions[EVENT_FUNCTION[name]].invoke(load_event(name))
+    assert result["statusCode"] == status, result["body"][:300]
+    assert proxy_headers(result)["X-Correlation-Id"] == load_event(name)["headers"]["X-Correlation-Id"]
+
+
+def test_bars_responses_name_their_report_and_it_can_be_read(
+    aws: Resolver, functions: dict[str, LoadedFunction]
+) -> None:
+    result = functions["MetadataFunction"].invoke(load_event("metadata"))
+    report_id = proxy_headers(result)["TKW-Report-Id"]
+    event = load_event("reports_read")
+    event = event | {
+        "path": f"/tkw/reports/{report_id}",
+        "pathParameters": {"id": report_id},
+    }
+    read = functions["ReportsFunction"].invoke(event)
+    assert read["statusCode"] == 200, read["body"][:300]
+    assert json.loads(read["body"])["id"] == report_id

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -17,13 +18,14 @@ from aws_lambda_powertools import Logger
 from tkw import proxy
 from tkw.fhir import canned
 from tkw.fhir.outcome import BarsError
-from tkw.headers import TargetIdentifier
+from tkw.headers import HeaderError, TargetIdentifier, decode_target_identifier
 from tkw.http import ApiRequest, ApiResponse
 from tkw.routes import Operation, allowed_methods, find_route
 from tkw.services import Services, get_services
 
 if TYPE_CHECKING:
     from tkw.scenarios.classify import Classification
+    from tkw.validation import Finding
 
 logger = Logger(child=True)
 
@@ -54,11 +56,26 @@ class Exchange:
 
 def handle(operation: Operation, request: ApiRequest, services: Services | None = None) -> ApiResponse:
     services = services or get_services()
+    if operation is Operation.PING:
+        return finalise(ApiResponse(200, canned.ping_body(), content_type="application/json"), request)
     exchange = Exchange(operation=operation, request=request, services=services)
+    reporting = services.settings.reports_enabled
+    report_id = organisation = None
+    if reporting:
+        from tkw.reports import new_report_id, report_organisation
+
+        report_id, organisation = new_report_id(), report_organisation(request)
+    findings: list[Finding] | None = None
     try:
-        if operation is Operation.PING:
-            return finalise(ApiResponse(200, canned.ping_body(), content_type="application/json"), request)
         _admit(exchange)
+        findings = _validate(exchange, organisation)
+        if services.settings.strict_mode:
+            from tkw.validation import strict_mode_error
+
+            strict_error = strict_mode_error(findings)
+            if strict_error is not None:
+                exchange.notes["scenario"] = "strict-mode"
+                raise strict_error
         from tkw.responders import respond  # local import: keeps _ping's cold start small
 
         response = respond(exchange)
@@ -75,7 +92,73 @@ def handle(operation: Operation, request: ApiRequest, services: Services | None 
                 "under this request's X-Correlation-Id.",
             )
         )
-    return finalise(response, request)
+    response = finalise(response, request)
+    if reporting and report_id is not None and organisation is not None:
+        if findings is None:  # refused before validation: the report still says what was wrong
+            findings = _validate(exchange, organisation)
+        response.headers["TKW-Report-Id"] = report_id
+        _record(exchange, response, findings, report_id, organisation)
+    return response
+
+
+def _validate(exchange: Exchange, organisation: str | None) -> list[Finding]:
+    """Every TKW check on the request; findings only change the answer in strict mode."""
+    from tkw.validation import ValidationInput, validate
+
+    services, request = exchange.services, exchange.request
+    seen_before = False
+    if organisation is not None:
+        try:
+            from tkw.reports import is_duplicate_request
+
+            seen_before = is_duplicate_request(services.reports, request, organisation, services.clock())
+        except Exception:  # the duplicate check is a finding, never a reason to fail the sender
+            logger.exception("Duplicate X-Request-Id check failed")
+    target = exchange.target
+    if target is None and request.header("NHSD-Target-Identifier"):
+        try:
+            target = decode_target_identifier(request.header("NHSD-Target-Identifier") or "")
+        except HeaderError:
+            target = None  # its finding says why
+    try:
+        return validate(
+            ValidationInput(
+                operation=exchange.operation,
+                request=request,
+                body=exchange.bundle,
+                target=target,
+                seen_before=seen_before,
+                structure_validated=exchange.bundle is not None,
+            )
+        )
+    except Exception:
+        logger.exception("Validation failed unexpectedly")
+        return []
+
+
+def _record(
+    exchange: Exchange, response: ApiResponse, findings: list[Finding], report_id: str, organisation: str
+) -> None:
+    """Store the exchange's report. A storage failure is logged and counted, never the sender's problem."""
+    from tkw.reports import build_report, save_report
+
+    try:
+        record = build_report(
+            request=exchange.request,
+            response=response,
+            findings=findings,
+            organisation=organisation,
+            target=exchange.target,
+            operation=exchange.operation,
+            scenario=exchange.notes.get("scenario"),
+            report_id=report_id,
+            # The emulator's clock, not API Gateway's request time: retention counts from storage.
+            time=datetime.fromtimestamp(exchange.services.clock(), UTC),
+        )
+        save_report(exchange.services.reports, record)
+    except Exception:
+        logger.exception("Storing the validation report failed", extra={"report_id": report_id})
+        exchange.notes["report_failed"] = True
 
 
 def _admit(exchange: Exchange) -> None:

@@ -16,6 +16,7 @@ from tkw.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from tkw.auth.ports import AuthStore
+    from tkw.reports.store import ReportStore
     from tkw.stateful.store import StateStore
 
 
@@ -31,6 +32,13 @@ class Services:
         from tkw.adapters.state_store import state_store
 
         return state_store(self.settings.table_name)
+
+    @cached_property
+    def reports(self) -> ReportStore:
+        """Validation reports (S3) and their index (DynamoDB)."""
+        from tkw.adapters.report_store import report_store_for
+
+        return report_store_for(self.settings)
 
     @cached_property
     def auth(self) -> AuthStore:

@@ -16,6 +16,7 @@ class Settings(BaseModel):
     reports_bucket: str = "tkw-emulator-reports"
     receiver_runs_queue_url: str = ""
     report_link_expiry_seconds: int = Field(default=900, ge=1, le=900)
+    report_retention_days: int = Field(default=30, ge=1)
     max_body_bytes: int = 5 * 1024 * 1024
     # Reports are written for every BaRS call unless switched off (benchmarks compare both).
     reports_enabled: bool = True
@@ -36,6 +37,7 @@ class Settings(BaseModel):
             reports_bucket=e.get("REPORTS_BUCKET") or "tkw-emulator-reports",
             receiver_runs_queue_url=e.get("RECEIVER_RUNS_QUEUE_URL") or "",
             report_link_expiry_seconds=int(e.get("REPORT_LINK_EXPIRY_SECONDS") or 900),
+            report_retention_days=int(e.get("REPORT_RETENTION_DAYS") or 30),
             reports_enabled=flag("REPORTS_ENABLED", True),
             allow_private_receivers=flag("ALLOW_PRIVATE_RECEIVERS", False),
         )

@@ -1,0 +1,400 @@
+"""Receiver runs as a service: what the API function and the SQS worker function call.
+
+``POST /tkw/receiver-runs`` validates the run, stores it and queues it; the worker claims it,
+runs the suite (recording each test's result as it completes, so polling shows progress), writes
+the reports and finishes the run. Storage, queue and report bucket are ports; the AWS adapters
+live in :mod:`tkw.adapters.receiver_store`.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import lru_cache
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
+from pydantic import ValidationError
+
+from tkw.http import ApiRequest, ApiResponse
+from tkw.receiver import reports
+from tkw.receiver.models import (
+    FINISHED,
+    RunOptions,
+    RunRecord,
+    RunReport,
+    RunStatus,
+    RunSummary,
+    TestResult,
+    redact,
+)
+from tkw.receiver.runner import RunConfig, SuiteRun
+from tkw.receiver.safety import AddressGuard, EndpointRefused, check_endpoint
+from tkw.receiver.suite import Suite, load_suite
+from tkw.receiver.transport import HttpTransport, TlsOptions, Transport, ssl_context
+from tkw.settings import Settings, get_settings
+
+logger = Logger(child=True)
+
+RUN_RETENTION_SECONDS = 30 * 24 * 3600  # as long as the bucket keeps reports by default
+# A run still "running" after this long lost its worker: the worker's timeout (300 s) has passed,
+# and SQS redelivers its message after the queue's visibility timeout (360 s), so the redelivery
+# takes the run over.
+STALE_RUN_SECONDS = 360
+
+
+class RunInProgress(Exception):
+    """The message's run is being run by another worker right now: retry the message later."""
+
+
+JSON = "application/json"
+
+
+class RunStore(Protocol):
+    def create(self, record: RunRecord, options: RunOptions, expires_at: int) -> None: ...
+
+    def get(self, run_id: str, now: float) -> tuple[RunRecord, list[TestResult]] | None: ...
+
+    def options(self, run_id: str, now: float) -> RunOptions | None: ...
+
+    def claim(self, run_id: str, started_at: str, stale_before: str, now: float) -> RunRecord | None: ...
+
+    def status(self, run_id: str, now: float) -> RunStatus | None: ...
+
+    def put_result(self, run_id: str, result: TestResult, expires_at: int) -> None: ...
+
+    def update(self, record: RunRecord, expires_at: int) -> None: ...
+
+    def forget_options(self, run_id: str) -> None: ...
+
+    def recent(self, limit: int, now: float) -> list[RunRecord]: ...
+
+
+class RunQueue(Protocol):
+    def enqueue(self, run_id: str) -> None: ...
+
+
+class ReportStore(Protocol):
+    def put(self, run_id: str, files: dict[str, bytes]) -> None: ...
+
+    def links(self, run_id: str, files: dict[str, str], expires_in: int) -> dict[str, str]: ...
+
+
+TransportFactory = Callable[[RunOptions, AddressGuard], Transport]
+
+
+def http_transport(options: RunOptions, guard: AddressGuard) -> Transport:
+    tls = TlsOptions(options.client_cert, options.client_key, options.ca_bundle)
+    return HttpTransport(guard, timeout=options.timeout_seconds, tls=tls)
+
+
+@dataclass
+class ReceiverServices:
+    settings: Settings
+    store: RunStore
+    queue: RunQueue
+    reports: ReportStore
+    clock: Callable[[], float] = time.time
+    transport: TransportFactory = http_transport
+    suite: Suite = field(default_factory=load_suite)
+
+    @property
+    def guard(self) -> AddressGuard:
+        return AddressGuard(allow_private=self.settings.allow_private_receivers)
+
+    def iso(self, moment: float | None = None) -> str:
+        return datetime.fromtimestamp(self.clock() if moment is None else moment, UTC).isoformat(
+            timespec="milliseconds"
+        )
+
+
+@lru_cache(maxsize=1)
+def get_receiver_services() -> ReceiverServices:
+    from tkw.adapters.receiver_store import DynamoRunStore, S3ReportStore, SqsRunQueue
+
+    settings = get_settings()
+    return ReceiverServices(
+        settings=settings,
+        store=DynamoRunStore(settings.table_name),
+        queue=SqsRunQueue(settings.receiver_runs_queue_url),
+        reports=S3ReportStore(settings.reports_bucket),
+    )
+
+
+# -- API ------------------------------------------------------------------------------------------
+
+
+def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> ApiResponse:
+    return ApiResponse(status, body, content_type=JSON, headers=headers or {})
+
+
+def _bad_request(message: str, details: list[dict[str, str]] | None = None) -> ApiResponse:
+    body: dict[str, Any] = {"error": "bad_request", "message": message}
+    if details:
+        body["details"] = details
+    return _json(400, body)
+
+
+def _not_found(message: str) -> ApiResponse:
+    return _json(404, {"error": "not_found", "message": message})
+
+
+def start_run(request: ApiRequest, services: ReceiverServices | None = None) -> ApiResponse:
+    """``POST /tkw/receiver-runs``: validate, store, queue; 202 with the run id."""
+    services = services or get_receiver_services()
+    try:
+        data = json.loads(request.body or b"")
+    except ValueError:
+        return _bad_request('The body must be a JSON object, e.g. {"endpoint": ..., "target_identifier": ...}.')
+    if not isinstance(data, dict):
+        return _bad_request("The body must be a JSON object.")
+    try:
+        options = RunOptions.model_validate(data)
+    except ValidationError as err:
+        details = [
+            {"field": ".".join(str(p) for p in e["loc"]) or "body", "message": e["msg"].removeprefix("Value error, ")}
+            for e in err.errors()
+        ]
+        return _bad_request(
+            "The run request is not valid: " + "; ".join(f"{d['field']}: {d['message']}" for d in details), details
+        )
+    try:
+        tests = services.suite.select(options.tests)
+    except KeyError as err:
+        return _bad_request(
+            f"Unknown tests: {err.args[0]}. Known tests: {', '.join(services.suite.ids)}.",
+            [{"field": "tests", "message": f"unknown: {err.args[0]}"}],
+        )
+    try:
+        check_endpoint(options.endpoint, services.guard)
+    except EndpointRefused as err:
+        return _bad_request(f"The endpoint cannot be used: {err}.", [{"field": "endpoint", "message": str(err)}])
+    if options.client_cert or options.ca_bundle:
+        try:
+            ssl_context(TlsOptions(options.client_cert, options.client_key, options.ca_bundle))
+        except (ValueError, OSError) as err:  # ssl.SSLError is an OSError
+            return _bad_request(
+                f"The TLS material cannot be used: {err}.",
+                [{"field": "client_cert/client_key/ca_bundle", "message": str(err)}],
+            )
+
+    now = services.clock()
+    record = RunRecord(
+        run_id=str(uuid.uuid4()),
+        status="queued",
+        endpoint=options.endpoint,
+        target_identifier=options.target_identifier,
+        tests=[t.id for t in tests],
+        headers=redact(options.headers),
+        mutual_tls=bool(options.client_cert),
+        created_at=services.iso(now),
+        summary=RunSummary(total=len(tests), pending=len(tests)),
+        suite_version=services.suite.version,
+    )
+    expires_at = int(now) + RUN_RETENTION_SECONDS
+    services.store.create(record, options, expires_at)
+    try:
+        services.queue.enqueue(record.run_id)
+    except Exception:
+        logger.exception("Queueing a receiver run failed", extra={"run_id": record.run_id})
+        failed = record.model_copy(update={"status": "error", "reason": "the run could not be queued"})
+        services.store.update(failed, expires_at)
+        return _json(
+            503, {"error": "unavailable", "message": "The run could not be queued; try again.", "run_id": record.run_id}
+        )
+    location = f"/tkw/receiver-runs/{record.run_id}"
+    logger.info("Receiver run queued", extra={"run_id": record.run_id, "tests": len(tests)})
+    return _json(
+        202,
+        {"run_id": record.run_id, "status": record.status, "tests": record.tests, "links": {"self": location}},
+        {"Location": location},
+    )
+
+
+def _run_id(raw: str) -> str | None:
+    try:
+        return str(uuid.UUID(raw))
+    except ValueError:
+        return None
+
+
+def run_view(record: RunRecord, results: list[TestResult], services: ReceiverServices) -> dict[str, Any]:
+    by_id = {r.test_id: r for r in results}
+    shown: list[dict[str, Any]] = []
+    for test_id in record.tests:
+        if test_id in by_id:
+            shown.append(by_id[test_id].summary().model_dump(exclude={"request", "response"}))
+        else:
+            test = services.suite.test(test_id) if test_id in services.suite.ids else None
+            shown.append(
+                {
+                    "test_id": test_id,
+                    "name": test.name if test else test_id,
+                    "group": test.group if test else "",
+                    "status": "pending",
+                    "checks": [],
+                }
+            )
+    view = record.model_dump()
+    if record.status not in FINISHED:
+        view["summary"] = RunSummary.of(
+            [by_id.get(t) or TestResult(test_id=t, name=t, group="", status="pending") for t in record.tests]
+        ).model_dump()
+    view["results"] = shown
+    links: dict[str, str] = {}
+    if record.status in FINISHED and record.finished_at and any(r.status != "pending" for r in results):
+        links = services.reports.links(record.run_id, reports.FILES, services.settings.report_link_expiry_seconds)
+    view["links"] = links
+    return view
+
+
+def get_run(request: ApiRequest, run_id: str, services: ReceiverServices | None = None) -> ApiResponse:
+    """``GET /tkw/receiver-runs/{run_id}``: status, per-test results so far, report links when done."""
+    services = services or get_receiver_services()
+    normal = _run_id(run_id)
+    if normal is None:
+        return _bad_request(f"{run_id!r} is not a run id (a UUID).", [{"field": "run_id", "message": "not a UUID"}])
+    found = services.store.get(normal, services.clock())
+    if found is None:
+        return _not_found(f"No receiver run {normal} (runs are kept {RUN_RETENTION_SECONDS // 86400} days).")
+    record, results = found
+    return _json(200, run_view(record, results, services))
+
+
+def list_runs(request: ApiRequest, services: ReceiverServices | None = None) -> ApiResponse:
+    """``GET /tkw/receiver-runs[?limit=n]``: recent runs, newest first."""
+    services = services or get_receiver_services()
+    raw = request.param("limit") or "20"
+    if not raw.isdigit() or not 1 <= int(raw) <= 100:
+        return _bad_request("limit must be a whole number from 1 to 100.", [{"field": "limit", "message": "1..100"}])
+    runs = services.store.recent(int(raw), services.clock())
+    return _json(
+        200,
+        {
+            "runs": [
+                r.model_dump(
+                    include={
+                        "run_id",
+                        "status",
+                        "endpoint",
+                        "target_identifier",
+                        "created_at",
+                        "finished_at",
+                        "reason",
+                        "summary",
+                    }
+                )
+                for r in runs
+            ]
+        },
+    )
+
+
+def describe_suite(services: ReceiverServices | None = None) -> ApiResponse:
+    """``GET /tkw/receiver-suite``: the tests a run can select, for a UI."""
+    suite = services.suite if services else load_suite()
+    return _json(200, suite_description(suite))
+
+
+def suite_description(suite: Suite) -> dict[str, Any]:
+    return {
+        "name": suite.name,
+        "version": suite.version,
+        "tests": [
+            {
+                "id": t.id,
+                "name": t.name,
+                "group": t.group,
+                "description": t.description,
+                "depends_on": t.depends_on,
+                "request": f"{t.request.method} {t.request.path}",
+                "expected_status": t.expect.status,
+            }
+            for t in suite.tests
+        ],
+    }
+
+
+# -- worker ---------------------------------------------------------------------------------------
+
+
+def execute_run(run_id: str, services: ReceiverServices | None = None) -> RunRecord | None:
+    """Run a queued run to the end. Returns the finished record, or None when there was nothing to do.
+
+    Idempotent: a run is claimed (queued → running) with a conditional write, so a redelivered
+    message for a run already done does nothing. A message for a run another worker is running
+    raises :class:`RunInProgress`, so SQS tries it again later: if that worker died, the run has gone
+    stale by then and this worker takes it over.
+    """
+    services = services or get_receiver_services()
+    now = services.clock()
+    record = services.store.claim(run_id, services.iso(now), services.iso(now - STALE_RUN_SECONDS), now)
+    if record is None:
+        if services.store.status(run_id, now) == "running":
+            # Another worker has it (or had it, until it goes stale): let SQS redeliver later.
+            raise RunInProgress(run_id)
+        logger.info("Receiver run not claimable (unknown, expired or already done)", extra={"run_id": run_id})
+        return None
+    expires_at = int(now) + RUN_RETENTION_SECONDS
+    options = services.store.options(run_id, now)
+    results: list[TestResult] = []
+    status: RunStatus
+    reason: str | None
+    if options is None:
+        status, reason = "error", "the run's options have expired or are missing"
+    else:
+        status, reason, results = _run(record, options, services, expires_at)
+    finished = record.model_copy(
+        update={
+            "status": status,
+            "reason": reason,
+            "finished_at": services.iso(),
+            "summary": RunSummary.of(results) if results else RunSummary(total=len(record.tests)),
+        }
+    )
+    if results:
+        files = reports.render_all(RunReport(run=finished, suite=services.suite.name, results=results))
+        services.reports.put(run_id, files)
+    services.store.update(finished, expires_at)
+    services.store.forget_options(run_id)  # client keys and secret headers are not kept
+    logger.info("Receiver run finished", extra={"run_id": run_id, "status": status, "reason": reason})
+    return finished
+
+
+def _run(
+    record: RunRecord, options: RunOptions, services: ReceiverServices, expires_at: int
+) -> tuple[RunStatus, str | None, list[TestResult]]:
+    def progress(result: TestResult) -> None:
+        services.store.put_result(record.run_id, result.summary(), expires_at)
+
+    config = RunConfig(
+        endpoint=options.endpoint,
+        target=options.target_identifier,
+        target_system=options.target_system,
+        tests=record.tests,
+        headers=options.headers,
+    )
+    try:
+        transport = services.transport(options, services.guard)
+        outcome = SuiteRun(config, transport, suite=services.suite, on_result=progress).run()
+    except Exception as err:
+        logger.exception("Receiver run failed unexpectedly", extra={"run_id": record.run_id})
+        return "error", f"the run failed unexpectedly ({type(err).__name__}: {err})", []
+    return outcome.status, outcome.reason, outcome.results
+
+
+def handle_message(body: str, services: ReceiverServices | None = None) -> RunRecord | None:
+    """One SQS message: ``{"run_id": "..."}``. Returns the finished run, if this call ran it."""
+    try:
+        run_id = _run_id(str(json.loads(body)["run_id"]))
+    except (ValueError, KeyError, TypeError):
+        run_id = None
+    if run_id is None:
+        # Retrying cannot fix a malformed message: log it and let it go.
+        logger.error("Malformed receiver-run message", extra={"body": body[:200]})
+        return None
+    return execute_run(run_id, services)

@@ -1,0 +1,30 @@
+"""Validation reports: the record (JSON), its HTML rendering, the storage port, the reports API.
+
+The pipeline builds a record per BaRS exchange (:func:`build_report`) and stores it through a
+:class:`ReportStore` (S3 + DynamoDB in :mod:`tkw.adapters.report_store`, in memory in
+:mod:`tkw.reports.memory`); :mod:`tkw.reports.api` serves ``/tkw/reports``.
+"""
+
+from tkw.reports.html import render_index, render_report
+from tkw.reports.model import UNIDENTIFIED_ORGANISATION, ExchangeRecord, ReportRecord, build_report, new_report_id
+from tkw.reports.service import is_duplicate_request, report_organisation, requesting_organisation, save_report
+from tkw.reports.store import ReportPage, ReportQuery, ReportStore, ReportSummary, ZipPackage
+
+__all__ = [
+    "UNIDENTIFIED_ORGANISATION",
+    "ExchangeRecord",
+    "ReportPage",
+    "ReportQuery",
+    "ReportRecord",
+    "ReportStore",
+    "ReportSummary",
+    "ZipPackage",
+    "build_report",
+    "is_duplicate_request",
+    "new_report_id",
+    "render_index",
+    "render_report",
+    "report_organisation",
+    "requesting_organisation",
+    "save_report",
+]

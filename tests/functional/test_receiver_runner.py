@@ -1,0 +1,337 @@
+"""The receiver suite over real HTTP against stub receivers on loopback (no AWS involved)."""
+
+from __future__ import annotations
+
+import json
+import socket
+import ssl
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from unit.receiver.receiver_stubs import RunningStub, compliant_app, defective_app, serve
+from werkzeug.wrappers import Request, Response
+
+from tkw.receiver.models import TestResult
+from tkw.receiver.runner import RunConfig, RunOutcome, run_suite
+from tkw.receiver.safety import AddressGuard, EndpointRefused, non_public_reason
+from tkw.receiver.suite import load_suite
+from tkw.receiver.tls import PkiFiles, generate_test_pki
+from tkw.receiver.transport import HttpTransport, TlsOptions
+
+TARGET = "2000072489"
+
+
+def run(endpoint: str, *, allow_private: bool = True, tls: TlsOptions | None = None, **config: Any) -> RunOutcome:
+    transport = HttpTransport(AddressGuard(allow_private=allow_private), timeout=config.pop("timeout", 10.0), tls=tls)
+    return run_suite(RunConfig(endpoint=endpoint, target=TARGET, **config), transport)
+
+
+def by_id(outcome: RunOutcome) -> dict[str, TestResult]:
+    return {r.test_id: r for r in outcome.results}
+
+
+def failed_checks(result: TestResult) -> dict[str, str]:
+    return {c.id: c.message for c in result.checks if not c.passed and c.severity == "error"}
+
+
+@pytest.fixture(scope="module")
+def compliant() -> Iterator[RunningStub]:
+    with serve(compliant_app()) as stub:
+        yield stub
+
+
+@pytest.fixture(scope="module")
+def defective_outcome() -> RunOutcome:
+    with serve(defective_app()) as stub:
+        return run(stub.url())
+
+
+def test_a_receiver_that_follows_bars_passes_the_whole_suite(compliant: RunningStub) -> None:
+    progress: list[str] = []
+    outcome = run_suite(
+        RunConfig(endpoint=compliant.url(), target=TARGET),
+        HttpTransport(AddressGuard(allow_private=True)),
+        on_result=lambda r: progress.append(r.test_id),
+    )
+    failures = {r.test_id: r.message for r in outcome.results if r.status != "passed"}
+    assert failures == {}
+    assert outcome.status == "passed" and outcome.reason is None
+    assert [r.test_id for r in outcome.results] == load_suite().ids
+    # Progress is reported test by test, dependencies before the tests that need them.
+    assert sorted(progress) == sorted(load_suite().ids)
+    assert progress.index("booking-new") < progress.index("booking-get") < progress.index("booking-cancel")
+    booked = by_id(outcome)["booking-get"]
+    assert booked.response is not None and json.loads(booked.response.body)["resourceType"] == "Appointment"
+
+
+def test_ids_assigned_on_create_are_the_ones_read_and_cancelled(compliant: RunningStub) -> None:
+    outcome = run(compliant.url(), tests=["booking-cancel"])
+    results = by_id(outcome)
+    assert list(results) == ["booking-new", "booking-get", "booking-cancel"]
+    new = results["booking-new"]
+    assert new.response is not None
+    created = next(
+        e["resource"]["id"]
+        for e in json.loads(new.response.body)["entry"]
+        if e["resource"]["resourceType"] == "Appointment"
+    )
+    get = results["booking-get"]
+    assert get.request is not None and get.request.url.endswith(f"/Appointment/{created}")
+    assert all(r.status == "passed" for r in results.values())
+
+
+def test_the_stub_saw_transaction_headers_and_the_replayed_request_id(compliant: RunningStub) -> None:
+    app = compliant.server.app
+    before = len(app.requests)  # type: ignore[attr-defined]
+    outcome = run(compliant.url(), tests=["duplicate-request-id"])
+    assert outcome.status == "passed"
+    sent = app.requests[before:]  # type: ignore[attr-defined]
+    request_ids = [headers.get("X-Request-Id") for _, _, headers in sent]
+    assert len(sent) == 2 and request_ids[0] == request_ids[1]
+
+
+def test_defects_fail_and_are_each_reported_precisely(defective_outcome: RunOutcome) -> None:
+    results = by_id(defective_outcome)
+    assert defective_outcome.status == "failed"
+    assert all(r.status == "failed" for r in results.values()), {r.test_id: r.status for r in results.values()}
+
+    # No header echo: named, with the value that should have come back.
+    echo = failed_checks(results["message-definition"])
+    sent_id = results["message-definition"].request.headers["X-Request-Id"]  # type: ignore[union-attr]
+    assert echo == {
+        "echo-x-request-id": f"expected X-Request-Id echoed as {sent_id}, found no such header",
+        "echo-x-correlation-id": echo["echo-x-correlation-id"],
+    }
+
+    # Invalid FHIR: the element at fault.
+    capability = failed_checks(results["capability-statement"])
+    assert "an invalid CapabilityStatement: CapabilityStatement.date" in capability["fhir-valid"]
+
+    # Plain-JSON errors and wrong codes.
+    unknown = failed_checks(results["unknown-appointment"])
+    assert unknown["status"] == "expected HTTP 404, found HTTP 400 (no BaRS error code)"
+    assert unknown["fhir-valid"].endswith("""found JSON without resourceType '{"error": "unknown id"}'""")
+    assert unknown["bars-code"].startswith("expected BaRS error code REC_NOT_FOUND")
+    assert (
+        failed_checks(results["method-not-allowed"])["status"]
+        == "expected HTTP 405, found HTTP 404 (no BaRS error code)"
+    )
+    allow = next(c for c in results["method-not-allowed"].checks if c.id == "allow-header")
+    assert (allow.passed, allow.severity) == (False, "warning")
+
+    # A receiver that does not re-check the transaction headers, or duplicates.
+    assert failed_checks(results["missing-request-id"])["status"] == "expected HTTP 400, found HTTP 200"
+    assert failed_checks(results["duplicate-request-id"])["status"] == "expected HTTP 409, found HTTP 200"
+    assert failed_checks(results["invalid-bundle"])["status"] == "expected HTTP 400, found HTTP 200"
+
+    # Ids that change between create and read; the read still ran (the create answered 200).
+    read = failed_checks(results["booking-get"])
+    assert (
+        read["id-consistent"].startswith("expected id = ")
+        and "(the id the receiver assigned in booking-new)" in read["id-consistent"]
+    )
+
+
+def test_a_failing_dependency_skips_its_dependents_saying_why() -> None:
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        request = Request(environ)
+        headers = {k: request.headers[k] for k in ("X-Request-Id", "X-Correlation-Id") if k in request.headers}
+        response = Response(b"", status=500, headers=headers)
+        return response(environ, start_response)
+
+    with serve(app) as stub:
+        outcome = run(stub.url(), tests=["booking-cancel"])
+    results = by_id(outcome)
+    assert results["booking-new"].status == "failed"
+    assert results["booking-get"].status == "skipped"
+    assert (
+        results["booking-get"].message
+        == "skipped: depends on booking-new (expected HTTP 200, found HTTP 500 (no BaRS error code))"
+    )
+    assert results["booking-cancel"].message.startswith("skipped: depends on booking-get (it was not run)")
+    assert outcome.reason == "1 of 3 tests failed, 2 skipped"
+
+
+def test_an_unreachable_receiver_ends_the_run_as_failed_with_the_reason() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # bound, not listening: connections are refused
+        outcome = run(f"http://127.0.0.1:{port}/fhir")
+    assert outcome.status == "failed"
+    assert outcome.reason is not None and outcome.reason.startswith(
+        f"receiver unreachable: cannot connect to 127.0.0.1:{port}"
+    )
+    statuses = {r.status for r in outcome.results}
+    assert statuses == {"failed", "skipped"}
+    skipped = [r for r in outcome.results if r.status == "skipped"]
+    assert skipped and all(r.message == f"not run: {outcome.reason}" for r in skipped)
+
+
+def test_a_receiver_that_does_not_answer_in_time_is_reported_as_the_proxy_does() -> None:
+    release = threading.Event()
+
+    def slow(environ: dict[str, Any], start_response: Any) -> Any:
+        release.wait(5)
+        return Response(b"{}", status=200)(environ, start_response)
+
+    with serve(slow) as stub:
+        try:
+            outcome = run(stub.url(), tests=["capability-statement"], timeout=0.3)
+        finally:
+            release.set()
+    result = outcome.results[0]
+    assert result.status == "failed"
+    assert result.response is not None and result.response.synthesized
+    assert result.response_status == 408
+    assert json.loads(result.response.body)["issue"][0]["details"]["coding"][0]["code"] == "REC_TIMEOUT"
+    assert failed_checks(result)["transport"] == "timeout: the receiver did not answer within 0.3 s"
+
+
+# -- TLS-MA -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> PkiFiles:
+    return generate_test_pki(tmp_path_factory.mktemp("pki"), server_name="localhost")
+
+
+@pytest.fixture(scope="module")
+def mtls_receiver(pki: PkiFiles) -> Iterator[RunningStub]:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(pki.server_cert, pki.server_key)
+    context.verify_mode = ssl.CERT_REQUIRED  # BaRS receivers only accept clients with certificates
+    context.load_verify_locations(pki.ca)
+    with serve(compliant_app(), ssl_context=context) as stub:
+        yield stub
+
+
+def _tls(pki: PkiFiles, *, client: bool = True, ca: bool = True) -> TlsOptions:
+    return TlsOptions(
+        client_cert=pki.client_cert.read_text() if client else None,
+        client_key=pki.client_key.read_text() if client else None,
+        ca_bundle=pki.ca.read_text() if ca else None,
+    )
+
+
+def test_tls_ma_passes_with_the_right_client_certificate(pki: PkiFiles, mtls_receiver: RunningStub) -> None:
+    outcome = run(mtls_receiver.url("localhost"), tls=_tls(pki))
+    assert outcome.status == "passed", [r.message for r in outcome.results if r.status != "passed"]
+
+
+def test_without_a_client_certificate_it_fails_as_the_proxy_reports_it(
+    pki: PkiFiles, mtls_receiver: RunningStub
+) -> None:
+    outcome = run(mtls_receiver.url("localhost"), tls=_tls(pki, client=False))
+    assert outcome.status == "failed"
+    assert outcome.reason is not None and outcome.reason.startswith("TLS-MA failure: ")
+    first = next(r for r in outcome.results if r.status == "failed")
+    assert first.response_status == 403 and first.response is not None and first.response.synthesized
+    issue = json.loads(first.response.body)["issue"][0]
+    assert issue["details"]["coding"][0]["code"] == "REC_FORBIDDEN"
+    assert issue["diagnostics"].startswith("TLS-MA failure: ")
+    assert failed_checks(first)["status"].endswith(
+        "found HTTP 403 REC_FORBIDDEN (TLS-MA failure, as the BaRS proxy reports it)"
+    )
+    assert "no client certificate was presented" in failed_checks(first)["transport"]
+
+
+def test_a_server_certificate_from_another_ca_is_refused_with_the_reason(
+    pki: PkiFiles, mtls_receiver: RunningStub
+) -> None:
+    outcome = run(mtls_receiver.url("localhost"), tls=_tls(pki, ca=False), tests=["capability-statement"])
+    result = outcome.results[0]
+    assert result.response_status == 403
+    assert failed_checks(result)["transport"].startswith(
+        "TLS-MA failure: the receiver's certificate was not accepted: "
+    )
+
+
+def test_generated_certificates_are_files_a_team_can_use(pki: PkiFiles) -> None:
+    for path in (pki.ca, pki.server_cert, pki.server_key, pki.client_cert, pki.client_key):
+        assert path.read_text().startswith("-----BEGIN ")
+    assert pki.client_key.stat().st_mode & 0o077 == 0  # private keys are not readable by others
+
+
+# -- SSRF -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("address", "kind"),
+    [
+        ("127.0.0.1", "loopback"),
+        ("10.1.2.3", "private"),
+        ("192.168.0.1", "private"),
+        ("169.254.169.254", "link-local"),
+        ("100.64.0.1", "non-public"),
+        ("::1", "loopback"),
+        ("::ffff:127.0.0.1", "loopback"),
+        ("fd00::1", "private"),
+        ("0.0.0.0", "unspecified"),  # noqa: S104 - refused, not bound
+    ],
+)
+def test_non_public_addresses_are_named(address: str, kind: str) -> None:
+    import ipaddress
+
+    reason = non_public_reason(ipaddress.ip_address(address))
+    assert reason is not None and kind in reason
+    assert non_public_reason(ipaddress.ip_address("8.8.8.8")) is None
+
+
+def test_a_host_name_resolving_to_loopback_is_refused_unless_allowed() -> None:
+    with pytest.raises(EndpointRefused, match=r"localhost resolves to .*a loopback address"):
+        AddressGuard(allow_private=False).resolve("localhost", 80)
+    assert AddressGuard(allow_private=True).resolve("localhost", 80)
+
+
+def test_a_deployed_run_never_reaches_a_private_receiver(compliant: RunningStub) -> None:
+    app = compliant.server.app
+    before = len(app.requests)  # type: ignore[attr-defined]
+    outcome = run(compliant.url(), allow_private=False)
+    assert outcome.status == "failed"
+    assert outcome.reason is not None and outcome.reason.startswith("endpoint refused: 127.0.0.1 resolves to 127.0.0.1")
+    assert len(app.requests) == before  # type: ignore[attr-defined]
+
+
+def test_timing_is_recorded_per_test(compliant: RunningStub) -> None:
+    started = time.perf_counter()
+    outcome = run(compliant.url(), tests=["capability-statement"])
+    result = outcome.results[0]
+    assert result.duration_ms is not None and 0 < result.duration_ms <= (time.perf_counter() - started) * 1000
+    assert result.started_at is not None
+
+
+def test_reports_render_from_a_real_run(defective_outcome: RunOutcome, tmp_path: Path) -> None:
+    import io
+    import zipfile
+    from xml.etree import ElementTree as ET
+
+    from tkw.receiver.models import RunRecord, RunReport, RunSummary
+    from tkw.receiver.reports import render_all
+
+    record = RunRecord(
+        run_id="r-1",
+        status="failed",
+        endpoint="http://127.0.0.1/x",
+        target_identifier=TARGET,
+        tests=[r.test_id for r in defective_outcome.results],
+        created_at="2026-11-24T14:00:00.000+00:00",
+        reason=defective_outcome.reason,
+        summary=RunSummary.of(defective_outcome.results),
+    )
+    files = render_all(RunReport(run=record, suite="BaRS receiver suite", results=defective_outcome.results))
+    junit = ET.fromstring(files["junit.xml"])  # noqa: S314 - our own output
+    suite = junit.find("testsuite")
+    assert suite is not None and suite.get("failures") == str(len(defective_outcome.results))
+    case = next(c for c in suite.iter("testcase") if c.get("name", "").startswith("unknown-appointment"))
+    failure = case.find("failure")
+    assert failure is not None and "[bars-code] expected BaRS error code REC_NOT_FOUND" in (failure.text or "")
+    html = files["report.html"].decode()
+    assert "unknown-appointment" in html and "&lt;" not in html.split("<body>")[0]
+    names = zipfile.ZipFile(io.BytesIO(files["receiver-run.zip"])).namelist()
+    assert {"report.html", "results.json", "junit.xml"} <= set(names)
+    assert sum(n.startswith("exchanges/") for n in names) == len(defective_outcome.results)
+    assert json.loads(files["results.json"])["run"]["run_id"] == "r-1"
