@@ -139,12 +139,12 @@ def _fresh_ids(event: dict[str, Any]) -> dict[str, Any]:
 # -- over HTTP -----------------------------------------------------------------------------------------
 
 
-def http_throughput(seconds: int) -> dict[str, dict[str, float]]:
+def http_throughput(seconds: int, reports: bool = True) -> dict[str, dict[str, float]]:
     from bars_support import bars_headers
     from emulator_support import free_port
 
     port = free_port()
-    env = {**os.environ, "PORT": str(port)}
+    env = {**os.environ, "PORT": str(port), "REPORTS_ENABLED": "true" if reports else "false"}
     for name in ("AWS_ENDPOINT_URL", "TKW_AWS_ENDPOINT_URL"):
         env.pop(name, None)
     pin_server, pin_load = (["taskset", "-c", "0"], ["taskset", "-c", "1"]) if shutil.which("taskset") else ([], [])
@@ -302,14 +302,38 @@ def _python_load(
 
 
 def receiver_suite() -> dict[str, Any]:
-    """Wall time of the whole receiver suite against a BaRS-following loopback stub."""
-    try:
-        from receiver_stub import run_suite_against_good_stub  # type: ignore[import-not-found]
-    except ImportError:
-        return {"skipped": "the receiver suite has no loopback stub harness yet (tests/receiver_stub.py)"}
-    started = time.perf_counter()
-    summary = run_suite_against_good_stub()
-    return {"wall_s": round(time.perf_counter() - started, 3), **summary}
+    """Wall time of the whole receiver suite (CLI, fresh process) against a BaRS-following loopback stub."""
+    import logging
+
+    from unit.receiver.receiver_stubs import compliant_app, serve
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the stub's access log
+
+    with serve(compliant_app()) as stub, tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "run.json"
+        started = time.perf_counter()
+        done = subprocess.run(
+            [
+                str(ROOT / ".venv" / "bin" / "tkw"),
+                "receiver-run",
+                "--endpoint",
+                stub.url(),
+                "--target",
+                "2000011147",
+                "--json",
+                str(out),
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "ALLOW_PRIVATE_RECEIVERS": "true"},
+        )
+        wall = time.perf_counter() - started
+        summary: dict[str, Any] = {"wall_s": round(wall, 3), "exit_code": done.returncode}
+        if out.exists():
+            data = json.loads(out.read_text())
+            summary["tests"] = len(data.get("results", []))
+            summary["status"] = data.get("status")
+        return summary
 
 
 def layer_size() -> dict[str, Any]:
@@ -337,6 +361,7 @@ def main() -> int:
         "cold_import_ms": lambda: cold_imports(3 if QUICK else 10),
         "warm_in_process": lambda: warm_latency(100 if QUICK else 1000),
         "http": lambda: http_throughput(3 if QUICK else 10),
+        "http_reports_off": lambda: http_throughput(3 if QUICK else 5, reports=False),
         "receiver_suite": receiver_suite,
         "layer": layer_size,
     }
@@ -382,6 +407,15 @@ def print_table(r: dict[str, Any]) -> None:
                 f"{h.get('rps', 0):.0f} req/s (p50 {h.get('p50_ms', 0):.2f}, p99 {h.get('p99_ms', 0):.2f} ms)",
                 f"≥ {target:g} req/s" if target else "–",
                 ok(h.get("rps", 0), target, True) if target else "",
+            )
+        )
+    for label, h in r.get("http_reports_off", {}).items():
+        rows.append(
+            (
+                f"HTTP {label}, reports off",
+                f"{h.get('rps', 0):.0f} req/s (p50 {h.get('p50_ms', 0):.2f}, p99 {h.get('p99_ms', 0):.2f} ms)",
+                "–",
+                "",
             )
         )
     rs = r["receiver_suite"]

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from werkzeug.serving import BaseWSGIServer, make_server
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from tkw_local import concurrency
@@ -192,6 +192,15 @@ def _to_response(result: Any) -> Response:
     return response
 
 
+class _KeepAliveHandler(WSGIRequestHandler):
+    """HTTP/1.1 with keep-alive: load generators and SDKs reuse connections, as with API Gateway."""
+
+    protocol_version = "HTTP/1.1"
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # LocalApi logs one line per request itself
+
+
 def serve(api: LocalApi, host: str, port: int) -> BaseWSGIServer:
     """A threaded HTTP server for ``api`` (the caller runs ``serve_forever``)."""
-    return make_server(host, port, api.wsgi, threaded=True)
+    return make_server(host, port, api.wsgi, threaded=True, request_handler=_KeepAliveHandler)

@@ -8,6 +8,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tkw import observability  # noqa: F401 - before Tracer(): X-Ray SDK only where traced
 from tkw.receiver import service
 
 logger = Logger()

@@ -1,6 +1,6 @@
 """The Lambda edge: Powertools' REST resolver event in, Powertools Response out.
 
-Handlers under ``functions/`` use these two helpers so that each stays a few lines long.
+Handlers under ``functions/`` use these helpers so that each stays a few lines long.
 """
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.metrics import MetricUnit
 
-from tkw import pipeline
+from tkw import (
+    observability,  # noqa: F401 - first: the X-Ray SDK only where traces are collected
+    pipeline,
+)
 from tkw.http import ApiRequest, ApiResponse
 from tkw.routes import Operation
 from tkw.services import Services

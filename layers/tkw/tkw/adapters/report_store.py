@@ -389,6 +389,9 @@ def _s3_client() -> Any:
             s3={"addressing_style": addressing},
             retries={"max_attempts": 3, "mode": "standard"},
             max_pool_connections=32,
+            # Reports are small and written once: no client-side CRC over every body.
+            request_checksum_calculation="when_required",
+            response_checksum_validation="when_required",
         ),
     )
 
