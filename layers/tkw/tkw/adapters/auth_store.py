@@ -53,15 +53,7 @@ def _live(item: dict[str, Any], now: float) -> bool:
     return expires is None or float(expires["N"]) > now
 
 
-class DynamoAuthStore:
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def _ddb(self) -> Any:
-        # Resolved on use, never at import: a client made before moto starts would not be mocked.
-        return self._client if self._client is not None else aws.client("dynamodb")
+class DynamoAuthStore(aws.DynamoTable):
 
     # --- applications ----------------------------------------------------------------------
 
@@ -75,7 +67,7 @@ class DynamoAuthStore:
         if projection:
             kwargs["ProjectionExpression"] = projection
         while True:
-            page = self._ddb.query(**kwargs)
+            page = self.client.query(**kwargs)
             yield from page.get("Items", [])
             if "LastEvaluatedKey" not in page:
                 return
@@ -103,7 +95,7 @@ class DynamoAuthStore:
         )
 
     def app_exists(self, api_key: str, now: float) -> bool:
-        found = self._ddb.get_item(
+        found = self.client.get_item(
             TableName=self.table_name,
             Key={"pk": _s(_app_pk(api_key)), "sk": _s(_APP_SK)},
             ProjectionExpression="expires_at, sk",
@@ -139,7 +131,7 @@ class DynamoAuthStore:
         ]
         writes += [{"Delete": {"TableName": self.table_name, "Key": {"pk": pk, "sk": _s(sk)}}} for sk in stale]
         # All or nothing, so a reader never sees an app with half its keys (at most 1 + 2 * 20 items).
-        self._ddb.transact_write_items(TransactItems=writes)
+        self.client.transact_write_items(TransactItems=writes)
 
     def delete_app(self, api_key: str) -> bool:
         now = time.time()
@@ -156,7 +148,7 @@ class DynamoAuthStore:
         for start in range(0, len(keys), _BATCH):
             requests = {self.table_name: [{"DeleteRequest": {"Key": k}} for k in keys[start : start + _BATCH]]}
             for attempt in range(5):
-                unprocessed = self._ddb.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
+                unprocessed = self.client.batch_write_item(RequestItems=requests).get("UnprocessedItems") or {}
                 if not unprocessed:
                     break
                 requests = unprocessed
@@ -170,7 +162,7 @@ class DynamoAuthStore:
         from botocore.exceptions import ClientError
 
         try:
-            self._ddb.put_item(
+            self.client.put_item(
                 TableName=self.table_name,
                 Item={
                     "pk": _s(f"JTI#{api_key}"),
@@ -190,7 +182,7 @@ class DynamoAuthStore:
     # --- access tokens -----------------------------------------------------------------------
 
     def put_token(self, token: TokenRecord) -> None:
-        self._ddb.put_item(
+        self.client.put_item(
             TableName=self.table_name,
             Item={
                 "pk": _s(f"TOKEN#{token.token_hash}"),
@@ -205,7 +197,7 @@ class DynamoAuthStore:
         )
 
     def get_token(self, token_hash: str, now: float) -> TokenRecord | None:
-        item = self._ddb.get_item(
+        item = self.client.get_item(
             TableName=self.table_name,
             Key={"pk": _s(f"TOKEN#{token_hash}"), "sk": _s(_TOKEN_SK)},
             ConsistentRead=True,

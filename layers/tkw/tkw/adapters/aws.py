@@ -41,3 +41,19 @@ def reset_clients() -> None:
     """Forget cached clients (tests switch between moto backends)."""
     with _lock:
         _clients.clear()
+
+
+class DynamoTable:
+    """Base of the table adapters: the table's name and a DynamoDB client resolved on use.
+
+    Resolved on use, never at import: a client made before moto starts would not be mocked. Tests
+    may inject one (e.g. pointed at moto's server).
+    """
+
+    def __init__(self, table_name: str, client: Any | None = None) -> None:
+        self.table_name = table_name
+        self._client = client
+
+    @property
+    def client(self) -> Any:
+        return self._client if self._client is not None else client("dynamodb")

@@ -19,6 +19,7 @@ import json
 import math
 from typing import Any
 
+from tkw.adapters.aws import DynamoTable
 from tkw.receiver.models import RunOptions, RunRecord, RunStatus, TestResult
 from tkw.receiver.reports import CONTENT_TYPES
 
@@ -43,18 +44,7 @@ def _live(item: dict[str, Any], now: float) -> bool:
     return expires is None or int(expires) > now
 
 
-class DynamoRunStore:
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is not None:
-            return self._client
-        from tkw.adapters.aws import client
-
-        return client("dynamodb")
+class DynamoRunStore(DynamoTable):
 
     @staticmethod
     def _key(run_id: str, sk: str) -> dict[str, dict[str, str]]:

@@ -20,6 +20,7 @@ import math
 from functools import lru_cache
 from typing import Any
 
+from tkw.adapters.aws import DynamoTable
 from tkw.stateful.machine import State
 from tkw.stateful.service import STATEFUL_NHS_NUMBER
 from tkw.stateful.store import Commit, ResourceRecord, StateRecord
@@ -41,18 +42,7 @@ def _n(value: int) -> dict[str, str]:
     return {"N": str(value)}
 
 
-class DynamoStateStore:
-    def __init__(self, table_name: str, client: Any | None = None) -> None:
-        self.table_name = table_name
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is not None:
-            return self._client
-        from tkw.adapters.aws import client
-
-        return client("dynamodb")
+class DynamoStateStore(DynamoTable):
 
     # -- keys ---------------------------------------------------------------------------------
 
