@@ -100,10 +100,11 @@ class LocalApi:
         request = Request(environ)
         started = time.perf_counter()
         response = self._dispatch(request)
+        # The path only: query strings carry patient identifiers (patient:identifier=...|<NHS number>).
         log.info(
             "%s %s -> %s (%.1f ms)",
             request.method,
-            request.full_path.rstrip("?"),
+            request.path,
             response.status_code,
             (time.perf_counter() - started) * 1000,
         )
