@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,3 +41,18 @@ def test_sam_build_succeeds_and_the_layer_holds_the_tkw_package(tmp_path: Path) 
     assert handler.exists()
     # Functions hold only their thin handler: dependencies come from the layer.
     assert not (build_dir / "MetadataFunction" / "tkw").exists()
+    # What the Lambda runtime provides (botocore) or the emulator never imports (FHIR R5) is left out.
+    assert not (layer / "botocore").exists()
+    assert not (layer / "fhir" / "resources" / "patient.py").exists()
+    # The layer alone (no dev venv, no site-packages) imports and answers a sentinel scenario.
+    probe = (
+        "import json, sys\n"
+        "from fhir.resources.R4B.bundle import Bundle\n"
+        "import tkw.pipeline, tkw.validation, tkw.reports, tkw.stateful, tkw.auth.assertion\n"
+        "from tkw.scenarios.engine import get_engine\n"
+        "print(len(get_engine().table.scenarios))\n"
+    )
+    env = {"PYTHONPATH": str(layer), "PATH": os.environ.get("PATH", "")}
+    done = subprocess.run([sys.executable, "-S", "-c", probe], env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert int(done.stdout.strip()) >= 50
