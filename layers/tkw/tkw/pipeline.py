@@ -29,9 +29,6 @@ if TYPE_CHECKING:
 
 logger = Logger(child=True)
 
-# Answered at once by the proxy, before token and transaction-header checks.
-_UNCHECKED = {Operation.PING}
-
 
 @dataclass
 class Exchange:
@@ -164,8 +161,6 @@ def _record(
 def _admit(exchange: Exchange) -> None:
     """Proxy-faithful checks, in the proxy's order."""
     op, request = exchange.operation, exchange.request
-    if op in _UNCHECKED:
-        return
     if op is Operation.METADATA and request.header("NHSD-Target-Identifier") is None:
         return  # the proxy serves its own CapabilityStatement without a target (or a token)
     if exchange.services.settings.auth_mode == "int":
