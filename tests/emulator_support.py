@@ -8,10 +8,11 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from bars_support import BASE, ROOT
@@ -46,6 +47,19 @@ class Emulator:
 
     root: str
     process: subprocess.Popen[bytes]
+    # The runner's stdout, read as it comes: an unread pipe fills (64 KB, a few hundred request
+    # lines) and then blocks the runner mid-request.
+    _lines: list[bytes] = field(default_factory=list)
+    _reader: threading.Thread | None = None
+
+    def output(self) -> str:
+        """Everything the runner printed so far (its logs)."""
+        return b"".join(list(self._lines)).decode("utf-8", "replace")
+
+    def _drain(self) -> None:
+        assert self.process.stdout is not None
+        for line in iter(self.process.stdout.readline, b""):
+            self._lines.append(line)
 
     @property
     def base(self) -> str:
@@ -86,11 +100,13 @@ def start_emulator(extra_env: dict[str, str] | None = None) -> Emulator:
         stderr=subprocess.STDOUT,
     )
     emulator = Emulator(root=f"http://127.0.0.1:{port}", process=process)
+    emulator._reader = threading.Thread(target=emulator._drain, daemon=True, name="emulator-stdout")
+    emulator._reader.start()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            out = process.stdout.read().decode() if process.stdout else ""
-            raise RuntimeError(f"the local runner exited early:\n{out}")
+            emulator._reader.join(timeout=5)
+            raise RuntimeError(f"the local runner exited early:\n{emulator.output()}")
         try:
             if emulator.bars("GET", "/_ping").status == 200:
                 return emulator
@@ -101,6 +117,9 @@ def start_emulator(extra_env: dict[str, str] | None = None) -> Emulator:
 
 
 def stop_emulator(emulator: Emulator) -> str:
+    """Stop the runner; returns everything it printed."""
     emulator.process.send_signal(signal.SIGTERM)
-    out, _ = emulator.process.communicate(timeout=30)
-    return out.decode()
+    emulator.process.wait(timeout=30)
+    if emulator._reader is not None:
+        emulator._reader.join(timeout=10)
+    return emulator.output()

@@ -197,6 +197,10 @@ def build_events(booking_body: bytes) -> dict[str, dict[str, Any]]:
         "receiver_suite": _admin_event("GET", "/tkw/receiver-suite"),
         "state_get": _admin_event("GET", "/tkw/state"),
         "state_reset": _admin_event("DELETE", "/tkw/state"),
+        "portal_page": _admin_event("GET", "/tkw/portal", extra={"Accept": "text/html"}),
+        "portal_asset": _admin_event(
+            "GET", "/tkw/portal/portal.js", "/tkw/portal/{asset}", params={"asset": "portal.js"}
+        ),
         "fallback": _event(
             "DELETE", "/{proxy+}", "/Patient/1", params={"proxy": "booking-and-referral/FHIR/R4/Patient/1"}
         ),

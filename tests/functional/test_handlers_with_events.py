@@ -36,6 +36,8 @@ EVENT_FUNCTION = {
     "receiver_suite": "ReceiverRunsFunction",
     "state_get": "StateFunction",
     "state_reset": "StateFunction",
+    "portal_page": "PortalFunction",
+    "portal_asset": "PortalFunction",
     "fallback": "FallbackFunction",
 }
 
@@ -63,6 +65,7 @@ BARS_EVENTS = [
         "AppsFunction",
         "ReportsFunction",
         "ReceiverRunsFunction",
+        "PortalFunction",
     )
 ]
 

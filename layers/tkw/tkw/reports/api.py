@@ -7,7 +7,8 @@ GET      /tkw/reports                 :func:`list_reports` (``since``, ``until``
                                       ``correlation_id``, ``limit``, ``page_token``)
 GET      /tkw/reports/{id}            :func:`get_report` (JSON record; HTML for ``Accept: text/html``
                                       or ``?format=html``)
-GET      /tkw/reports/{id}/download   :func:`download_report` (302 to a presigned link; ``?format=json``)
+GET      /tkw/reports/{id}/download   :func:`download_report` (302 to a presigned link; ``?format=json``;
+                                      ``?link=json``: 200 ``{"url", "expires_in"}`` instead of the 302)
 POST     /tkw/reports/download        :func:`download_zip` (``{"ids": [...]}`` or ``{"since", "until"}``
                                       → 201 with a presigned ``url`` of a zip)
 =======  ===========================  ===================================================================
@@ -208,7 +209,10 @@ def get_report(
 def download_report(
     request: ApiRequest, store: ReportStore, report_id: str | None = None, now: float | None = None
 ) -> ApiResponse:
-    """GET /tkw/reports/{id}/download: 302 to a short-lived presigned link (HTML; ``?format=json``)."""
+    """GET /tkw/reports/{id}/download: 302 to a short-lived presigned link (HTML; ``?format=json``).
+
+    ``?link=json`` answers 200 with the link in a JSON body instead, for the portal.
+    """
 
     def run() -> ApiResponse:
         ods = requesting_organisation(request)
@@ -216,9 +220,16 @@ def download_report(
         fmt = (request.param("format") or "html").lower()
         if fmt not in ("html", "json"):
             raise _bad_request("format must be html or json.", parameter="format")
+        link = (request.param("link") or "").lower()
+        if link not in ("", "json"):
+            raise _bad_request("link must be json (or left out for a 302 redirect).", parameter="link")
         url = store.link(ods, wanted, "json" if fmt == "json" else "html", _now(now)) if wanted else None
         if url is None:
             raise _not_found(wanted)
+        if link == "json":
+            # For pages that cannot read a redirect's Location (fetch hides it): the link as JSON.
+            body = {"id": wanted, "format": fmt, "url": url, "expires_in": store.link_expiry_seconds}
+            return ApiResponse(200, body, content_type=JSON, headers=dict(NO_STORE))
         return ApiResponse(302, None, content_type="text/plain", headers={"Location": url, **NO_STORE})
 
     return _guard(run, request)
