@@ -64,8 +64,9 @@ class MemoryStore:
     def forget_options(self, run_id: str) -> None:
         self.saved_options.pop(run_id, None)
 
-    def recent(self, limit: int, now: float) -> list[RunRecord]:
-        return sorted(self.records.values(), key=lambda r: r.created_at, reverse=True)[:limit]
+    def recent(self, organisation: str, limit: int, now: float) -> list[RunRecord]:
+        mine = [r for r in self.records.values() if r.organisation == organisation]
+        return sorted(mine, key=lambda r: r.created_at, reverse=True)[:limit]
 
 
 @dataclass
@@ -229,3 +230,25 @@ def test_the_suite_description_names_every_test() -> None:
 
 def test_guard_is_built_from_settings() -> None:
     assert services(allow_private=True).guard == AddressGuard(allow_private=True)
+
+
+def test_runs_are_listed_and_read_per_organisation_only() -> None:
+    from bars_support import organisation
+
+    svc = services(allow_private=True)
+
+    def as_org(method: str, path: str, ods: str, body: bytes | None = None) -> ApiRequest:
+        return ApiRequest(
+            method=method, path=path, headers={"nhsd-end-user-organisation": (organisation(ods),)}, body=body
+        )
+
+    body = json.dumps({"endpoint": "http://127.0.0.1:9/FHIR/R4", "target_identifier": "2000011147"}).encode()
+    started = service.start_run(as_org("POST", "/tkw/receiver-runs", "AAA01", body), svc)
+    assert started.status == 202
+    run_id = started.body["run_id"]
+    assert service.get_run(as_org("GET", "/", "AAA01"), run_id, svc).status == 200
+    assert service.get_run(as_org("GET", "/", "BBB02"), run_id, svc).status == 404
+    mine = service.list_runs(as_org("GET", "/tkw/receiver-runs", "AAA01"), svc).body["runs"]
+    theirs = service.list_runs(as_org("GET", "/tkw/receiver-runs", "BBB02"), svc).body["runs"]
+    assert [r["run_id"] for r in mine] == [run_id]
+    assert theirs == []

@@ -7,7 +7,7 @@ Items in the one table (pk/sk, TTL attribute ``expires_at``):
 * ``pk=RUN#{run_id}``, ``sk=OPTIONS``: what the worker needs and nobody may read back (client
   key, certificates, secret header values); deleted when the run finishes;
 * ``pk=RUN#{run_id}``, ``sk=RESULT#{test_id}``: one test's result, written as it completes;
-* ``pk=RECEIVER-RUNS``, ``sk={created_at}#{run_id}``: the index behind "recent runs, newest first".
+* ``pk=RECEIVER-RUNS#{ods}``, ``sk={created_at}#{run_id}``: the index behind "recent runs, newest first".
 
 DynamoDB deletes expired items lazily, so every read also treats ``expires_at <= now`` as absent.
 Reports go to ``s3://{bucket}/receiver-runs/{run_id}/`` and are shared through presigned GET links.
@@ -27,7 +27,7 @@ RUN_PK = "RUN#{run_id}"
 RUN_SK = "RUN"
 OPTIONS_SK = "OPTIONS"
 RESULT_SK = "RESULT#{test_id}"
-INDEX_PK = "RECEIVER-RUNS"
+INDEX_PK = "RECEIVER-RUNS#{ods}"
 REPORT_PREFIX = "receiver-runs/{run_id}/"
 
 
@@ -64,7 +64,7 @@ class DynamoRunStore(DynamoTable):
         self.client.put_item(
             TableName=self.table_name,
             Item={
-                "pk": _s(INDEX_PK),
+                "pk": _s(INDEX_PK.format(ods=record.organisation)),
                 "sk": _s(f"{record.created_at}#{record.run_id}"),
                 "data": _s(data),
                 "expires_at": _n(expires_at),
@@ -175,11 +175,11 @@ class DynamoRunStore(DynamoTable):
     def forget_options(self, run_id: str) -> None:
         self.client.delete_item(TableName=self.table_name, Key=self._key(run_id, OPTIONS_SK))
 
-    def recent(self, limit: int, now: float) -> list[RunRecord]:
+    def recent(self, organisation: str, limit: int, now: float) -> list[RunRecord]:
         page = self.client.query(
             TableName=self.table_name,
             KeyConditionExpression="pk = :pk",
-            ExpressionAttributeValues={":pk": _s(INDEX_PK)},
+            ExpressionAttributeValues={":pk": _s(INDEX_PK.format(ods=organisation))},
             ScanIndexForward=False,
             Limit=limit,
         )

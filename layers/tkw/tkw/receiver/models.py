@@ -155,6 +155,8 @@ class RunRecord(BaseModel):
 
     run_id: str
     status: RunStatus
+    # Whose run: the ODS code of NHSD-End-User-Organisation (runs are listed and read per organisation).
+    organisation: str = "_UNIDENTIFIED"
     endpoint: str
     target_identifier: str
     tests: list[str]

@@ -36,6 +36,7 @@ from tkw.receiver.runner import RunConfig, SuiteRun
 from tkw.receiver.safety import AddressGuard, EndpointRefused, check_endpoint
 from tkw.receiver.suite import Suite, load_suite
 from tkw.receiver.transport import HttpTransport, TlsOptions, Transport, ssl_context
+from tkw.reports.service import report_organisation
 from tkw.settings import Settings, get_settings
 
 logger = Logger(child=True)
@@ -71,7 +72,7 @@ class RunStore(Protocol):
 
     def forget_options(self, run_id: str) -> None: ...
 
-    def recent(self, limit: int, now: float) -> list[RunRecord]: ...
+    def recent(self, organisation: str, limit: int, now: float) -> list[RunRecord]: ...
 
 
 class RunQueue(Protocol):
@@ -186,6 +187,7 @@ def start_run(request: ApiRequest, services: ReceiverServices | None = None) -> 
     record = RunRecord(
         run_id=str(uuid.uuid4()),
         status="queued",
+        organisation=report_organisation(request),
         endpoint=options.endpoint,
         target_identifier=options.target_identifier,
         tests=[t.id for t in tests],
@@ -259,7 +261,8 @@ def get_run(request: ApiRequest, run_id: str, services: ReceiverServices | None 
     if normal is None:
         return _bad_request(f"{run_id!r} is not a run id (a UUID).", [{"field": "run_id", "message": "not a UUID"}])
     found = services.store.get(normal, services.clock())
-    if found is None:
+    # Another organisation's run is "not found", never "forbidden": its existence is not confirmed.
+    if found is None or found[0].organisation != report_organisation(request):
         return _not_found(f"No receiver run {normal} (runs are kept {RUN_RETENTION_SECONDS // 86400} days).")
     record, results = found
     return _json(200, run_view(record, results, services))
@@ -271,7 +274,7 @@ def list_runs(request: ApiRequest, services: ReceiverServices | None = None) -> 
     raw = request.param("limit") or "20"
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
         return _bad_request("limit must be a whole number from 1 to 100.", [{"field": "limit", "message": "1..100"}])
-    runs = services.store.recent(int(raw), services.clock())
+    runs = services.store.recent(report_organisation(request), int(raw), services.clock())
     return _json(
         200,
         {
