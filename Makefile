@@ -12,7 +12,7 @@ MOTO_PORT ?= 5000
 PIP_QUIET := --quiet --disable-pip-version-check
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run test lint unit validate build deploy destroy moto-server sam-local bench clean
+.PHONY: help install run test lint unit validate build deploy destroy moto-server sam-local bench clean fuzz
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -72,3 +72,10 @@ clean: ## Remove build output and caches
 bench: $(VENV)/.installed $(SAM_VENV)/.installed ## Benchmarks: writes bench/results.json and prints figures vs targets
 	@command -v wrk >/dev/null || echo "wrk not found (apt-get install wrk): using the bounded Python load client"
 	$(PY) bench/run.py
+
+FUZZ_CASES ?= 1000
+FUZZ_SEED ?= $(shell date +%s)
+fuzz: $(VENV)/.installed ## Long fuzzing against the official spec: make fuzz [FUZZ_CASES=1000] [FUZZ_SEED=n]
+	@echo "fuzzing: $(FUZZ_CASES) cases per operation, seed $(FUZZ_SEED) (bad cases saved in .fuzz-failures/)"
+	TKW_FUZZ_CASES=$(FUZZ_CASES) TKW_FUZZ_SEED=$(FUZZ_SEED) TKW_FUZZ_SAVE=$(abspath .fuzz-failures) \
+	  $(VENV)/bin/pytest -n 2 tests/fuzz

@@ -23,6 +23,8 @@ from tkw_local.template import ApiRoute, Template
 
 log = logging.getLogger("tkw.local")
 
+# The request's headers as received, repeated ones included (the environ key the handler sets).
+RAW_HEADERS = "tkw.raw_headers"
 # API Gateway's own payload limit; bodies above it never reach a function.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
@@ -119,7 +121,9 @@ class LocalApi:
             # What API Gateway answers for a path/method no resource serves.
             return _gateway_error(403, "Missing Authentication Token")
         route, params = matched
-        headers = [(k, v) for k, v in request.headers.items()]
+        # As sent: the WSGI environ joins a repeated header's values with commas, API Gateway
+        # keeps each of them (multiValueHeaders).
+        headers = list(request.environ.get(RAW_HEADERS) or request.headers.items())
         headers += [
             ("X-Forwarded-Proto", request.scheme),
             ("X-Forwarded-For", request.remote_addr or "127.0.0.1"),
@@ -197,6 +201,11 @@ class _KeepAliveHandler(WSGIRequestHandler):
     """HTTP/1.1 with keep-alive: load generators and SDKs reuse connections, as with API Gateway."""
 
     protocol_version = "HTTP/1.1"
+
+    def make_environ(self) -> dict[str, Any]:
+        environ = super().make_environ()
+        environ[RAW_HEADERS] = list(self.headers.items())
+        return environ
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass  # LocalApi logs one line per request itself

@@ -8,13 +8,14 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tkw import BASE_PATH
-from tkw.edge import serve
+from tkw.edge import answer_unmatched, serve
 from tkw.routes import Operation
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
 app = APIGatewayRestResolver()
+answer_unmatched(app, logger, metrics)  # odd ids, trailing slash: still a BaRS answer
 
 
 @app.get(f"{BASE_PATH}/Appointment")

@@ -57,6 +57,20 @@ def serve(operation: Operation | None, app: APIGatewayRestResolver, logger: Logg
     return to_response(api_response)
 
 
+def answer_unmatched(app: APIGatewayRestResolver, logger: Logger, metrics: Metrics) -> None:
+    """Answer as BaRS does what API Gateway routed to ``app`` but the resolver's rules refuse.
+
+    Powertools matches ``<id>`` against a narrower pattern than API Gateway's ``{id}`` (no backtick,
+    no non-word Unicode, ...) and no trailing slash; without this its plain-JSON ``{"message": "Not
+    found"}`` would reach the sender instead of an OperationOutcome.
+    """
+
+    def unmatched(_: Exception) -> Response[str]:
+        return serve(None, app, logger, metrics)
+
+    app.not_found(unmatched)
+
+
 def serve_admin(
     action: Callable[[ApiRequest, Services], ApiResponse],
     app: APIGatewayRestResolver,

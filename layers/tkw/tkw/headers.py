@@ -33,7 +33,7 @@ def decode_base64_json(value: str, header: str) -> Any:
         raise HeaderError(f"The {header} header is not valid base64.", stage="base64") from None
     try:
         return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: JSON nested too deeply
         raise HeaderError(f"The {header} header does not decode to JSON.", stage="json") from None
 
 

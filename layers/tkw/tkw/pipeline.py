@@ -213,8 +213,15 @@ def handle_admin(
 
 
 def handle_unrouted(request: ApiRequest) -> ApiResponse:
-    """Any path or method no BaRS route serves: 405 with Allow on a known path, else 404."""
+    """Any path or method no BaRS route serves: 405 with Allow on a known path, else 404.
+
+    A request for a method the BaRS route does serve is answered by that operation: API Gateway
+    routed it here although the resolver's own path rules refused it (an id with characters outside
+    Powertools' pattern, a trailing slash), and it deserves the same answer as any other id.
+    """
     route = find_route(request.path)
+    if route is not None and request.method in route.methods:
+        return handle(route.methods[request.method], request)
     if route is not None:
         allow = ", ".join(allowed_methods(route))
         err = BarsError.of(

@@ -7,6 +7,7 @@ sender can fix its payload from the OperationOutcome alone.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 from tkw.fhir.outcome import BarsError, Issue
@@ -37,7 +38,7 @@ def parse_message_body(request: ApiRequest, max_bytes: int) -> dict[str, Any]:
             400, "REC_BAD_REQUEST", "invalid", f"The request body is not valid UTF-8 (byte {err.start})."
         ) from None
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_not_json)
     except RecursionError:
         raise BarsError.of(
             400, "REC_BAD_REQUEST", "invalid", "The request body is nested too deeply to be FHIR JSON."
@@ -49,17 +50,31 @@ def parse_message_body(request: ApiRequest, max_bytes: int) -> dict[str, Any]:
             "invalid",
             f"The request body is not valid JSON: {err.msg} at line {err.lineno} column {err.colno}.",
         ) from None
+    except _NotJson as err:
+        raise BarsError.of(400, "REC_BAD_REQUEST", "invalid", f"The request body is not valid JSON: {err}.") from None
+    except ValueError:  # Python refuses to convert integers of more than 4300 digits
+        raise BarsError.of(
+            400, "REC_BAD_REQUEST", "invalid", "The request body is not usable JSON: a number in it is too long."
+        ) from None
     if not isinstance(data, dict) or data.get("resourceType") != "Bundle":
         found = data.get("resourceType") if isinstance(data, dict) else type(data).__name__
         raise BarsError.of(
             400,
             "REC_BAD_REQUEST",
             "invalid",
-            f"The request body must be a FHIR Bundle of type message; found {found!r}.",
+            f"The request body must be a FHIR Bundle of type message; found {str(found)[:64]!r}.",
             expression="Bundle",
         )
     check_bundle_structure(data)
     return data
+
+
+class _NotJson(ValueError):
+    """What Python's parser accepts but JSON does not (NaN, Infinity, -Infinity)."""
+
+
+def _not_json(constant: str) -> Any:
+    raise _NotJson(f"{constant} is not a JSON value")
 
 
 def _check_content_type(content_type: str | None) -> None:
@@ -77,12 +92,13 @@ def _check_content_type(content_type: str | None) -> None:
 
 def check_bundle_structure(data: dict[str, Any]) -> None:
     """Validate against the FHIR R4 model (fhir.resources R4B, the closest it ships)."""
-    from fhir.resources.R4B.bundle import Bundle
-    from pydantic import ValidationError
-
     try:
-        Bundle.model_validate(data)
-    except ValidationError as err:
+        errors = structure_errors(data)
+    except RecursionError:
+        raise BarsError.of(
+            400, "REC_BAD_REQUEST", "structure", "The Bundle is nested too deeply to validate."
+        ) from None
+    if errors:
         issues = [
             Issue(
                 code="structure",
@@ -90,13 +106,71 @@ def check_bundle_structure(data: dict[str, Any]) -> None:
                 diagnostics=f"{fhir_path(data, e['loc'])}: {e['msg']}",
                 expression=(fhir_path(data, e["loc"]),),
             )
-            for e in err.errors()[:_MAX_STRUCTURE_ISSUES]
+            for e in errors[:_MAX_STRUCTURE_ISSUES]
         ]
         raise BarsError(status=400, issues=tuple(issues)) from None
-    except RecursionError:
-        raise BarsError.of(
-            400, "REC_BAD_REQUEST", "structure", "The Bundle is nested too deeply to validate."
-        ) from None
+
+
+def structure_errors(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """pydantic-style errors (``loc``, ``msg``, ``type``) of ``data`` against the R4B Bundle; [] if valid.
+
+    fhir.resources' own validator raises TypeError or KeyError, not a ValidationError, on a
+    ``resourceType`` that is not a string naming a resource (``"Apointment"``, ``{}``): those are
+    found first, so a misspelt resource type is a 400 with its path, never a server error.
+    Raises RecursionError when the Bundle is nested too deeply for the model.
+    """
+    from fhir.resources.R4B.bundle import Bundle
+    from pydantic import ValidationError
+
+    errors = _resource_type_errors(data)
+    if errors:
+        return errors
+    try:
+        Bundle.model_validate(data)
+    except ValidationError as err:
+        return [dict(e) for e in err.errors()]
+    except (TypeError, KeyError, AttributeError) as err:  # the model library failing on a shape it did not expect
+        return [{"loc": (), "msg": f"The Bundle cannot be read as FHIR R4 ({type(err).__name__}).", "type": "model"}]
+    return []
+
+
+def _resource_type_errors(data: Any) -> list[dict[str, Any]]:
+    """Every ``resourceType`` that is not a FHIR R4 resource type (iteratively: no depth limit)."""
+    errors: list[dict[str, Any]] = []
+    stack: list[tuple[tuple[int | str, ...], Any]] = [((), data)]
+    while stack:
+        loc, node = stack.pop()
+        children: Any = ()
+        if isinstance(node, dict):
+            if "resourceType" in node and not _is_resource_type(node["resourceType"]):
+                shown = repr(node["resourceType"])[:64]
+                errors.append(
+                    {
+                        "loc": (*loc, "resourceType"),
+                        "msg": f"{shown} is not a FHIR R4 resource type.",
+                        "type": "resource_type",
+                    }
+                )
+            children = node.items()
+        elif isinstance(node, list):
+            children = enumerate(node)
+        stack.extend(((*loc, key), value) for key, value in children if isinstance(value, dict | list))
+    return sorted(errors, key=lambda e: [(0, p, "") if isinstance(p, int) else (1, 0, p) for p in e["loc"]])
+
+
+@lru_cache(maxsize=256)
+def _known_resource_type(name: str) -> bool:
+    from fhir.resources.R4B import get_fhir_model_class
+    from fhir.resources.R4B.resource import Resource
+
+    try:
+        return issubclass(get_fhir_model_class(name), Resource)
+    except (KeyError, ValueError):
+        return False
+
+
+def _is_resource_type(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 64 and _known_resource_type(value)
 
 
 def fhir_path(data: Any, loc: tuple[int | str, ...]) -> str:
@@ -111,6 +185,6 @@ def fhir_path(data: Any, loc: tuple[int | str, ...]) -> str:
             continue
         node = node.get(part) if isinstance(node, dict) else None
         path += f".{part}"
-        if part in ("resource", "contained") and isinstance(node, dict) and "resourceType" in node:
-            path += f"({node['resourceType']})"
+        if part in ("resource", "contained") and isinstance(node, dict) and isinstance(node.get("resourceType"), str):
+            path += f"({node['resourceType'][:64]})"
     return path

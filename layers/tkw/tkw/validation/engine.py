@@ -16,6 +16,11 @@ from tkw.validation.registry import Rule
 
 logger = logging.getLogger(__name__)
 
+# A check repeated per entry (fullUrl, NHS number, ...) lists at most this many results of each
+# kind; a Bundle of 200,000 entries must not make a report (or a strict-mode answer) of 200,000.
+MAX_FINDINGS_PER_CHECK = 50
+_SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
+
 RULES: tuple[Rule, ...] = (*headers.RULES.rules, *structure.RULES.rules, *message.RULES.rules, *query.RULES.rules)
 
 
@@ -27,7 +32,7 @@ def validate(inp: ValidationInput) -> list[Finding]:
         if not rule.applies_to(inp.operation):
             continue
         try:
-            findings.extend(rule.check(ctx))
+            findings.extend(capped(list(rule.check(ctx))))
         except Exception:  # a rule bug must never cost the sender its answer
             logger.exception("validation rule %s failed", rule.id)
             findings.append(
@@ -42,3 +47,31 @@ def validate(inp: ValidationInput) -> list[Finding]:
                 )
             )
     return findings
+
+
+def capped(found: list[Finding]) -> list[Finding]:
+    """At most MAX_FINDINGS_PER_CHECK passes and failures of each check id, plus one finding per
+    check saying how many more there were (as severe as the worst of them, so the verdict holds)."""
+    kept: list[Finding] = []
+    extra: dict[tuple[str, bool], list[Finding]] = {}
+    counts: dict[tuple[str, bool], int] = {}
+    for finding in found:
+        key = (finding.id, finding.passed)
+        counts[key] = counts.get(key, 0) + 1
+        if counts[key] <= MAX_FINDINGS_PER_CHECK:
+            kept.append(finding)
+        else:
+            extra.setdefault(key, []).append(finding)
+    for (check_id, passed), rest in extra.items():
+        worst = min(rest, key=lambda f: _SEVERITY_ORDER[f.severity])
+        outcome = "passes" if passed else "failures"
+        kept.append(
+            worst.model_copy(
+                update={
+                    "message": f"{len(rest)} more {outcome} of this check are not listed (the first "
+                    f"{MAX_FINDINGS_PER_CHECK} are).",
+                    "location": "",
+                }
+            )
+        )
+    return kept

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tkw.fhir.message import fhir_path
+from tkw.fhir.message import fhir_path, structure_errors
 from tkw.routes import Operation
 from tkw.validation.context import ValidationContext
 from tkw.validation.findings import Finding
@@ -60,13 +60,14 @@ def bundle_structure(ctx: ValidationContext) -> Iterator[Finding]:
     if ctx.input.structure_validated:
         yield RULES.passed("fhir.structure", "The Bundle conforms to the FHIR R4 model.", "Bundle")
         return
-    from fhir.resources.R4B.bundle import Bundle  # ~125 ms cold: only functions that validate pay it
-    from pydantic import ValidationError
-
     try:
-        Bundle.model_validate(body)
-    except ValidationError as err:
-        errors = err.errors()
+        errors = structure_errors(body)
+    except RecursionError:
+        yield RULES.failed(
+            "fhir.structure", "The Bundle is nested too deeply to validate.", "Bundle", issue_code="structure"
+        )
+        return
+    if errors:
         for error in errors[:MAX_STRUCTURE_FINDINGS]:
             path = fhir_path(body, tuple(error["loc"]))
             yield RULES.failed(
@@ -79,11 +80,6 @@ def bundle_structure(ctx: ValidationContext) -> Iterator[Finding]:
                 "Bundle",
                 issue_code="structure",
             )
-        return
-    except RecursionError:
-        yield RULES.failed(
-            "fhir.structure", "The Bundle is nested too deeply to validate.", "Bundle", issue_code="structure"
-        )
         return
     yield RULES.passed("fhir.structure", "The Bundle conforms to the FHIR R4 model.", "Bundle")
 
