@@ -62,7 +62,7 @@ def capped(found: list[Finding]) -> list[Finding]:
             kept.append(finding)
         else:
             extra.setdefault(key, []).append(finding)
-    for (check_id, passed), rest in extra.items():
+    for (_check_id, passed), rest in extra.items():
         worst = min(rest, key=lambda f: _SEVERITY_ORDER[f.severity])
         outcome = "passes" if passed else "failures"
         kept.append(
