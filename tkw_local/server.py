@@ -6,6 +6,7 @@ import base64
 import json
 import logging
 import os
+import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -23,6 +24,10 @@ from tkw_local.template import ApiRoute, Template
 
 log = logging.getLogger("tkw.local")
 
+# Masked in logged paths (as tkw.http.loggable_path does for the functions' logs).
+_NHS_NUMBER_LIKE = re.compile(
+    r"(?<![0-9A-Fa-f])(?:[0-9]{10}|[0-9]{3} [0-9]{3} [0-9]{4}|[0-9]{3}-[0-9]{3}-[0-9]{4})(?![0-9A-Fa-f])"
+)
 # The request's headers as received, repeated ones included (the environ key the handler sets).
 RAW_HEADERS = "tkw.raw_headers"
 # API Gateway's own payload limit; bodies above it never reach a function.
@@ -102,11 +107,12 @@ class LocalApi:
         request = Request(environ)
         started = time.perf_counter()
         response = self._dispatch(request)
-        # The path only: query strings carry patient identifiers (patient:identifier=...|<NHS number>).
+        # The path only: query strings carry patient identifiers (patient:identifier=...|<NHS number>);
+        # and in the path, what looks like an NHS number (a sender's NHS number in place of an id).
         log.info(
             "%s %s -> %s (%.1f ms)",
             request.method,
-            request.path,
+            _NHS_NUMBER_LIKE.sub("[nhs-number?]", request.path[:200]),
             response.status_code,
             (time.perf_counter() - started) * 1000,
         )

@@ -106,7 +106,9 @@ def _set_path(document: Any, dotted: str, value: Any) -> None:
     node = document
     for part in parents:
         node = node[int(part)] if isinstance(node, list) else node.setdefault(part, {})
-    if isinstance(node, list):
+    if isinstance(node, list) and int(last) == len(node):
+        node.append(value)  # one past the end: a new item
+    elif isinstance(node, list):
         node[int(last)] = value
     else:
         node[last] = value

@@ -130,6 +130,11 @@ def scenario(run: Run) -> None:
     assert run.bars("POST", "/$process-message", broken).status == 400
     assert run.bars("POST", "/$process-message", with_patient(referral(None), "9853944189")).status == 500
     assert run.bars("GET", "/Appointment/00000000-0000-4000-8000-000000000000").status == 404
+    # Senders that put the NHS number where an id goes, or ask for a resource BaRS does not have.
+    assert run.bars("GET", f"/Appointment/{PATIENT}").status == 400
+    assert run.bars("GET", f"/Patient/{PATIENT}").status == 404
+    spaced = f"{STATEFUL_PATIENT[:3]}%20{STATEFUL_PATIENT[3:6]}%20{STATEFUL_PATIENT[6:]}"
+    assert run.bars("DELETE", f"/ServiceRequest/{spaced}").status == 405
 
     # The emulator's own endpoints.
     listed = emulator.request("GET", "/tkw/reports?limit=5", run.headers())

@@ -147,7 +147,7 @@ def answer_problems(sent: Sent, status: int, headers: Mapping[str, str], raw: by
             problems.append(f"HTTP {status} body: {problem}")
     for name in ("X-Request-Id", "X-Correlation-Id"):
         value = sent.header(name)
-        if value is not None and value.isascii() and value.strip() and lowered.get(name.lower()) != value:
+        if value is not None and value.isascii() and value.strip() and lowered.get(name.lower()) != value.strip():
             problems.append(f"{name} not echoed: sent {value!r}, got {lowered.get(name.lower())!r}")
     return problems
 

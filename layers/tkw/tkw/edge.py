@@ -16,7 +16,7 @@ from tkw import (
     observability,  # noqa: F401 - first: the X-Ray SDK only where traces are collected
     pipeline,
 )
-from tkw.http import ApiRequest, ApiResponse
+from tkw.http import ApiRequest, ApiResponse, loggable_path
 from tkw.routes import Operation
 from tkw.services import Services
 
@@ -48,7 +48,7 @@ def serve(operation: Operation | None, app: APIGatewayRestResolver, logger: Logg
         extra={
             "operation": str(operation or "unrouted"),
             "method": request.method,
-            "path": request.path,
+            "path": loggable_path(request.path),
             "status": api_response.status,
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         },
@@ -81,5 +81,6 @@ def serve_admin(
     """Run one of the emulator's own ``/tkw/...`` endpoints (``public``: no token even in int mode)."""
     request = current_request(app, logger)
     api_response = pipeline.handle_admin(request, action, public=public)
-    logger.info("request", extra={"method": request.method, "path": request.path, "status": api_response.status})
+    path = loggable_path(request.path)
+    logger.info("request", extra={"method": request.method, "path": path, "status": api_response.status})
     return to_response(api_response)

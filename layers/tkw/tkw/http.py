@@ -9,11 +9,22 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 FHIR_JSON = "application/fhir+json"
+# An NHS number (10 digits, or 3-3-4 with spaces or hyphens, not inside a hex run such as a UUID):
+# senders put them where ids go (/Appointment/<NHS number>), so paths are logged with them masked.
+_NHS_NUMBER_LIKE = re.compile(
+    r"(?<![0-9A-Fa-f])(?:[0-9]{10}|[0-9]{3} [0-9]{3} [0-9]{4}|[0-9]{3}-[0-9]{3}-[0-9]{4})(?![0-9A-Fa-f])"
+)
+
+
+def loggable_path(path: str) -> str:
+    """``path`` for the logs: anything shaped like an NHS number masked, and at most 200 characters."""
+    return _NHS_NUMBER_LIKE.sub("[nhs-number?]", path[:200])
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from tkw import proxy
 from tkw.fhir import canned
 from tkw.fhir.outcome import BarsError
 from tkw.headers import HeaderError, TargetIdentifier, decode_target_identifier
-from tkw.http import ApiRequest, ApiResponse
+from tkw.http import ApiRequest, ApiResponse, loggable_path
 from tkw.routes import Operation, allowed_methods, find_route
 from tkw.services import Services, get_services
 
@@ -200,7 +200,7 @@ def handle_admin(
     except BarsError as err:
         response = error_response(err)
     except Exception:
-        logger.exception("Unhandled error", extra={"path": request.path})
+        logger.exception("Unhandled error", extra={"path": loggable_path(request.path)})
         response = error_response(
             BarsError.of(
                 500,

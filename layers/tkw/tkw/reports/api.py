@@ -30,7 +30,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tkw.fhir.outcome import BarsError
-from tkw.http import ApiRequest, ApiResponse
+from tkw.http import ApiRequest, ApiResponse, loggable_path
 from tkw.reports.html import render_report
 from tkw.reports.service import requesting_organisation
 from tkw.reports.store import (
@@ -70,7 +70,7 @@ def _guard(func: Callable[[], ApiResponse], request: ApiRequest) -> ApiResponse:
     except BarsError as err:
         response = ApiResponse(status=err.status, body=err.outcome(), headers=dict(err.headers))
     except Exception:
-        logger.exception("reports API failed", extra={"path": request.path})
+        logger.exception("reports API failed", extra={"path": loggable_path(request.path)})
         failure = BarsError.of(
             500,
             "REC_SERVER_ERROR",

@@ -137,7 +137,9 @@ def _pretty_body(text: str | None, content_type: str | None = None) -> str:
     if text is None or text == "":
         return '<p class="none">No body.</p>'
     shown = text
-    if text.lstrip()[:1] in ("{", "["):
+    # Pretty-printing a body that is cut anyway costs seconds for megabytes (the indenting encoder
+    # is pure Python): only bodies shown whole are re-indented.
+    if text.lstrip()[:1] in ("{", "[") and len(text) <= MAX_BODY_CHARS:
         try:
             shown = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
         except (ValueError, RecursionError):

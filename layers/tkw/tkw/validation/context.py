@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from tkw.fhir.message import MAX_BUNDLE_ENTRIES
 from tkw.headers import HeaderError, TargetIdentifier, decode_target_identifier
 from tkw.http import ApiRequest
 from tkw.routes import Operation
@@ -55,7 +56,9 @@ class MessageBundle:
     def __init__(self, data: dict[str, Any]) -> None:
         self.data = data
         raw = data.get("entry")
-        self.raw_entries: list[Any] = raw if isinstance(raw, list) else []
+        # Past MAX_BUNDLE_ENTRIES the request is refused as too costly (413) and only the first
+        # ones are checked: checks per entry must not turn 5 MB of "{}," into minutes of work.
+        self.raw_entries: list[Any] = raw[:MAX_BUNDLE_ENTRIES] if isinstance(raw, list) else []
         self.entries: list[Entry] = []
         self.by_full_url: dict[str, Entry] = {}
         self.by_type_id: dict[str, Entry] = {}
