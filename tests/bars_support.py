@@ -6,9 +6,13 @@ import base64
 import copy
 import json
 import uuid
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from tkw.fhir.outcome import BarsError
+from tkw.http import ApiResponse
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -95,3 +99,16 @@ def proxy_headers(result: dict[str, Any]) -> dict[str, str]:
     for name, values in (result.get("multiValueHeaders") or {}).items():
         headers[name] = ", ".join(str(v) for v in values)
     return headers
+
+
+def answered(func: Callable[..., ApiResponse]) -> Callable[..., ApiResponse]:
+    """What a ``/tkw`` function answers for ``func``: a raised BarsError becomes its OperationOutcome
+    there (the edge's exception handler; the functions themselves are tested over events and HTTP)."""
+
+    def call(*args: Any, **kwargs: Any) -> ApiResponse:
+        try:
+            return func(*args, **kwargs)
+        except BarsError as err:
+            return err.to_response()
+
+    return call

@@ -35,7 +35,7 @@ class LocalContext:
 
 @dataclass
 class LoadedFunction:
-    """A function's handler module, instantiated once per concurrent invocation.
+    """A function's handler module, instantiated once per concurrent invocation (queue consumers).
 
     Lambda runs one invocation per execution environment at a time, and handler modules rely on
     that (Powertools' resolver keeps the current event on the module's ``app``). So, like Lambda

@@ -17,7 +17,6 @@ from urllib.parse import parse_qsl
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
-from tkw_local import concurrency
 from tkw_local.backend import EmbeddedAws, Resolver, create_resources, parameters_from_env, use_endpoint
 from tkw_local.functions import LoadedFunction, load_function, rest_proxy_event, sqs_event
 from tkw_local.template import ApiRoute, Template
@@ -46,6 +45,11 @@ class LocalApi:
     stage: str = "v1"
     _aws: EmbeddedAws | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
+    # One API invocation at a time: Powertools' resolver keeps the current event on its class, as
+    # Lambda runs one invocation per environment. The request path makes no network call (reports
+    # are produced off it), so requests queue for CPU they would share under the GIL anyway. Queue
+    # consumers (the report and receiver workers) use no resolver and run beside it.
+    _api_lock: threading.Lock = field(default_factory=threading.Lock)
     _pollers: list[threading.Thread] = field(default_factory=list)
 
     def start(self, aws_endpoint: str | None = None) -> None:
@@ -67,7 +71,9 @@ class LocalApi:
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         os.environ["POWERTOOLS_LOG_LEVEL"] = self.env.get("POWERTOOLS_LOG_LEVEL", "WARNING")
-        concurrency.install()
+        # Reports are produced by a worker thread in this process (tkw.reports.handoff): no queue
+        # round trip per request, and GET /tkw/reports/{id} can wait for a report in production.
+        os.environ["TKW_REPORT_HANDOFF"] = self.env.get("TKW_REPORT_HANDOFF") or "in-process"
         for spec in specs:
             self.functions[spec.logical_id] = load_function(template.root, spec)
             self.routes.extend(spec.routes)
@@ -146,7 +152,8 @@ class LocalApi:
             source_ip=request.remote_addr or "127.0.0.1",
         )
         try:
-            result = self.functions[route.function].invoke(event)
+            with self._api_lock:
+                result = self.functions[route.function].invoke(event)
         except Exception:
             log.exception("function %s raised", route.function)
             # A Lambda that raises surfaces as API Gateway's own 502.

@@ -44,6 +44,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Resolver]:
             env.update({k: str(resolver.resolve(v)) for k, v in spec.environment.items()})
         for name, value in env.items():
             monkeypatch.setenv(name, value)
+        # Reports through the in-process worker, as under the local runner (the queue path and the
+        # report worker function have their own test).
+        monkeypatch.setenv("TKW_REPORT_HANDOFF", "in-process")
         yield resolver
         _reset_caches()
     assert "AWS_ENDPOINT_URL" not in os.environ

@@ -142,12 +142,21 @@ def test_page_token_of_another_organisation_is_refused(store: ReportStore) -> No
 
 
 def test_request_ids_are_remembered_for_24_hours_per_organisation(store: ReportStore) -> None:
-    assert store.claim_request_id("A1001", "5d9a3c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c", NOW) is False
-    assert store.claim_request_id("A1001", "5d9a3c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c", NOW + 10) is True
-    assert store.claim_request_id("B2002", "5d9a3c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c", NOW + 10) is False
-    assert store.claim_request_id("A1001", "5d9a3c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c", NOW + 86401) is False
-    assert store.claim_request_id("A1001", "x" * 2000, NOW) is False  # long ids are hashed, still remembered
-    assert store.claim_request_id("A1001", "x" * 2000, NOW) is True
+    rid = "5d9a3c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c"
+    assert store.claim_request_id("A1001", rid, NOW, "report-1") is False
+    assert store.claim_request_id("A1001", rid, NOW + 10, "report-2") is True
+    assert store.claim_request_id("B2002", rid, NOW + 10, "report-3") is False
+    assert store.claim_request_id("A1001", rid, NOW + 86401, "report-4") is False
+    assert store.claim_request_id("A1001", "x" * 2000, NOW, "report-5") is False  # long ids are hashed
+    assert store.claim_request_id("A1001", "x" * 2000, NOW, "report-6") is True
+
+
+def test_a_retried_report_does_not_count_its_own_claim_as_a_reuse(store: ReportStore) -> None:
+    """The worker may produce a report twice (a redelivered job): its own claim is not a duplicate."""
+    rid = "0f5a3c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c"
+    assert store.claim_request_id("A1001", rid, NOW, "report-1") is False
+    assert store.claim_request_id("A1001", rid, NOW + 1, "report-1") is False
+    assert store.claim_request_id("A1001", rid, NOW + 2, "report-2") is True
 
 
 def test_package_zips_html_json_and_an_index(store: ReportStore) -> None:
@@ -169,6 +178,9 @@ def test_s3_layout_and_index_items() -> None:
     store = S3ReportStore(TABLE, BUCKET)
     record = saved(store, time=DAY)
     keys = {o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]}
+    assert keys == {f"reports/A1001/2026/01/31/{record.id}.json"}  # the HTML is rendered on first read
+    assert store.link("A1001", record.id, "html", NOW) is not None
+    keys = {o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]}
     assert keys == {f"reports/A1001/2026/01/31/{record.id}.json", f"reports/A1001/2026/01/31/{record.id}.html"}
     head = boto3.client("s3").head_object(Bucket=BUCKET, Key=f"reports/A1001/2026/01/31/{record.id}.html")
     assert head["ContentType"].startswith("text/html")
@@ -185,7 +197,7 @@ def test_s3_layout_and_index_items() -> None:
     assert int(listing["expires_at"]["N"]) == int(DAY.timestamp()) + 30 * 86400
     assert any(i["pk"]["S"] == f"REPORT#A1001#{record.id}" for i in items)
 
-    store.claim_request_id("A1001", "5d9a3c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c", NOW)
+    store.claim_request_id("A1001", "5d9a3c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c", NOW, record.id)
     claim = boto3.client("dynamodb").get_item(
         TableName=TABLE, Key={"pk": {"S": "REQID#A1001"}, "sk": {"S": "5d9a3c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c"}}
     )["Item"]

@@ -15,9 +15,10 @@ from typing import Any, TypeVar
 import pytest
 from bars_support import BASE, assert_outcome, assert_valid_fhir, bars_headers, example, ig_example
 
+from tkw.context import Answer, RequestContext
 from tkw.http import ApiRequest, ApiResponse
 from tkw.message_kinds import NHS_NUMBER_SYSTEM
-from tkw.pipeline import Exchange, handle
+from tkw.pipeline import handle
 from tkw.routes import Operation
 from tkw.scenarios.engine import get_engine, load_table
 from tkw.services import Services
@@ -57,12 +58,11 @@ def answered(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     seen: list[str] = []
     original = engine.respond
 
-    def spy(exchange: Exchange) -> ApiResponse:
-        try:
-            return original(exchange)
-        finally:
-            if "scenario" in exchange.notes:
-                seen.append(exchange.notes["scenario"])
+    def spy(ctx: RequestContext) -> Answer:
+        answer = original(ctx)
+        if answer.scenario is not None:
+            seen.append(answer.scenario)
+        return answer
 
     monkeypatch.setattr(engine, "respond", spy)
     yield seen

@@ -16,6 +16,7 @@ from tkw.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from tkw.auth.ports import AuthStore
+    from tkw.reports.handoff import ReportHandoff
     from tkw.reports.store import ReportStore
     from tkw.stateful.store import StateStore
 
@@ -39,6 +40,18 @@ class Services:
         from tkw.adapters.report_store import report_store_for
 
         return report_store_for(self.settings)
+
+    @cached_property
+    def report_handoff(self) -> ReportHandoff:
+        """Where the request path hands each exchange for its report (see ``tkw.reports.handoff``)."""
+        from tkw.reports.handoff import InProcessHandoff, QueueHandoff
+
+        if self.settings.report_handoff == "queue":
+            return QueueHandoff(self.settings.reports_queue_url)
+        from tkw.reports.production import produce_reports
+
+        store = self.reports
+        return InProcessHandoff(lambda jobs: produce_reports(jobs, store))
 
     @cached_property
     def auth(self) -> AuthStore:

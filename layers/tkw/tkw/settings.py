@@ -20,6 +20,10 @@ class Settings(BaseModel):
     max_body_bytes: int = 5 * 1024 * 1024
     # Reports are written for every BaRS call unless switched off (benchmarks compare both).
     reports_enabled: bool = True
+    # Where report jobs go: the report worker's SQS queue (deployed), or a worker thread in this
+    # process (the local runner; and wherever no queue is configured).
+    reports_queue_url: str = ""
+    report_handoff: Literal["queue", "in-process"] = "in-process"
     allow_private_receivers: bool = False
 
     @classmethod
@@ -39,6 +43,10 @@ class Settings(BaseModel):
             report_link_expiry_seconds=int(e.get("REPORT_LINK_EXPIRY_SECONDS") or 900),
             report_retention_days=int(e.get("REPORT_RETENTION_DAYS") or 30),
             reports_enabled=flag("REPORTS_ENABLED", True),
+            reports_queue_url=e.get("REPORTS_QUEUE_URL") or "",
+            report_handoff=(  # type: ignore[arg-type]
+                e.get("TKW_REPORT_HANDOFF") or ("queue" if e.get("REPORTS_QUEUE_URL") else "in-process")
+            ).strip().lower(),
             allow_private_receivers=flag("ALLOW_PRIVATE_RECEIVERS", False),
         )
 

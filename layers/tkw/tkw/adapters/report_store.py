@@ -21,9 +21,11 @@ boto3 clients are created on first use, never at import, so ``mock_aws`` and ``A
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import os
 import threading
+import time
 import uuid
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +33,7 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal
 
+from tkw.reports.html import render_report
 from tkw.reports.model import ReportRecord
 from tkw.reports.package import build_zip
 from tkw.reports.store import (
@@ -63,6 +66,7 @@ MAX_LINK_EXPIRY_SECONDS = 900
 MAX_QUERY_PAGES = 10
 _CONTENT_TYPES: dict[str, str] = {"json": "application/json", "html": "text/html; charset=utf-8"}
 
+logger = logging.getLogger(__name__)
 _GONE = frozenset({"NoSuchKey", "404", "AccessDenied", "403"})
 _SUMMARY_ATTRIBUTES = ("method", "path", "operation", "target", "scenario", "correlation_id", "request_id")
 
@@ -123,7 +127,7 @@ class S3ReportStore:
 
     # -- ReportStore ----------------------------------------------------------------------------
 
-    def claim_request_id(self, ods: str, request_id: str, now: float) -> bool:
+    def claim_request_id(self, ods: str, request_id: str, now: float, report_id: str) -> bool:
         if not request_id:
             return False
         client = self.dynamodb
@@ -133,19 +137,59 @@ class S3ReportStore:
                 Item={
                     "pk": _s(REQUEST_ID_PK.format(ods=check_key_part(ods, "organisation"))),
                     "sk": _s(_request_id_sort_key(request_id)),
+                    "report_id": _s(report_id),
                     "expires_at": _n(math.floor(now) + REQUEST_ID_MEMORY_SECONDS),
                 },
-                # A lapsed item TTL has not deleted yet counts as absent.
-                ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now",
-                ExpressionAttributeValues={":now": _n(math.floor(now))},
+                # A lapsed item TTL has not deleted yet counts as absent; a retried report's own
+                # claim is not a reuse.
+                ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now OR report_id = :report",
+                ExpressionAttributeValues={":now": _n(math.floor(now)), ":report": _s(report_id)},
             )
         except client.exceptions.ConditionalCheckFailedException:
             return True
         return False
 
-    def save(self, record: ReportRecord, html: str) -> None:
-        ods = check_key_part(record.organisation, "organisation")
-        check_key_part(record.id, "report id")
+    def save_all(self, records: Sequence[ReportRecord]) -> list[str]:
+        """JSON objects first (an index entry must never point at a missing report), then the
+        index items in BatchWriteItem calls of 25; unprocessed items are retried, then reported."""
+        stored: list[ReportRecord] = []
+        failed: list[str] = []
+        for record, error in zip(records, _pool().map(self._put_record, records), strict=True):
+            if error is None:
+                stored.append(record)
+            else:
+                failed.append(record.id)
+        items = [item for record in stored for item in self._index_items(record)]
+        for start in range(0, len(items), 25):
+            failed += self._write_items(items[start : start + 25])
+        return list(dict.fromkeys(failed))
+
+    def _put_record(self, record: ReportRecord) -> Exception | None:
+        try:
+            ods = check_key_part(record.organisation, "organisation")
+            check_key_part(record.id, "report id")
+            self._put(report_key(ods, record.id, record.time, "json"), record.to_json().encode(), "json")
+        except Exception as err:  # reported back as this record's failure; the worker retries it
+            logger.exception("Storing report %s failed", record.id)
+            return err
+        return None
+
+    def _write_items(self, items: list[dict[str, Any]]) -> list[str]:
+        pending = [{"PutRequest": {"Item": item}} for item in items]
+        for attempt in range(5):
+            try:
+                answer = self.dynamodb.batch_write_item(RequestItems={self.table_name: pending})
+            except Exception:
+                logger.exception("Writing report index items failed")
+                break
+            pending = answer.get("UnprocessedItems", {}).get(self.table_name, [])
+            if not pending:
+                return []
+            time.sleep(0.05 * 2**attempt)
+        return [r["PutRequest"]["Item"]["report_id"]["S"] for r in pending]
+
+    def _index_items(self, record: ReportRecord) -> list[dict[str, Any]]:
+        ods = record.organisation
         json_key = report_key(ods, record.id, record.time, "json")
         html_key = report_key(ods, record.id, record.time, "html")
         expires_at = math.floor(record.time.timestamp()) + self.retention_seconds
@@ -171,22 +215,13 @@ class S3ReportStore:
         id_item = {
             "pk": _s(ID_PK.format(ods=ods, id=record.id)),
             "sk": _s(ID_SK),
+            "report_id": _s(record.id),
             "time": _s(summary.time),
             "s3_key": _s(json_key),
             "html_key": _s(html_key),
             "expires_at": _n(expires_at),
         }
-        # The objects first: an index entry must never point at a report that is not there.
-        pool = _pool()
-        puts = [
-            pool.submit(self._put, json_key, record.to_json().encode(), "json"),
-            pool.submit(self._put, html_key, html.encode(), "html"),
-        ]
-        for put in puts:
-            put.result()
-        self.dynamodb.batch_write_item(
-            RequestItems={self.table_name: [{"PutRequest": {"Item": list_item}}, {"PutRequest": {"Item": id_item}}]}
-        )
+        return [list_item, id_item]
 
     def list_reports(self, ods: str, query: ReportQuery, now: float) -> ReportPage:
         check_key_part(ods, "organisation")
@@ -257,6 +292,12 @@ class S3ReportStore:
         keys = self._keys(ods, report_id, now)
         if keys is None:
             return None
+        if fmt == "html":
+            # Rendered on first read: nobody waits for HTML that may never be opened.
+            record = self.get(ods, report_id, now)
+            if record is None:
+                return None
+            self._put(keys["html"], render_report(record).encode(), "html")
         return self._presign(keys[fmt], _CONTENT_TYPES[fmt], f"tkw-report-{report_id}.{fmt}")
 
     def package(self, ods: str, report_ids: Sequence[str], now: float) -> ZipPackage | None:

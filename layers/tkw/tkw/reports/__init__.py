@@ -1,18 +1,21 @@
 """Validation reports: the record (JSON), its HTML rendering, the storage port, the reports API.
 
-The pipeline builds a record per BaRS exchange (:func:`build_report`) and stores it through a
+The pipeline hands each BaRS exchange over as a :class:`ReportJob` (:mod:`tkw.reports.handoff`);
+the report worker (:mod:`tkw.reports.production`) builds its record and stores it through a
 :class:`ReportStore` (S3 + DynamoDB in :mod:`tkw.adapters.report_store`, in memory in
 :mod:`tkw.reports.memory`); :mod:`tkw.reports.api` serves ``/tkw/reports``.
 """
 
 from tkw.reports.html import render_index, render_report
-from tkw.reports.model import UNIDENTIFIED_ORGANISATION, ExchangeRecord, ReportRecord, build_report, new_report_id
-from tkw.reports.service import is_duplicate_request, report_organisation, requesting_organisation, save_report
+from tkw.reports.job import ReportJob, new_report_id
+from tkw.reports.model import UNIDENTIFIED_ORGANISATION, ExchangeRecord, ReportRecord, build_report
+from tkw.reports.service import report_organisation, requesting_organisation, save_report
 from tkw.reports.store import ReportPage, ReportQuery, ReportStore, ReportSummary, ZipPackage
 
 __all__ = [
     "UNIDENTIFIED_ORGANISATION",
     "ExchangeRecord",
+    "ReportJob",
     "ReportPage",
     "ReportQuery",
     "ReportRecord",
@@ -20,7 +23,6 @@ __all__ = [
     "ReportSummary",
     "ZipPackage",
     "build_report",
-    "is_duplicate_request",
     "new_report_id",
     "render_index",
     "render_report",

@@ -10,6 +10,7 @@ import threading
 import uuid
 from collections.abc import Sequence
 
+from tkw.reports.html import render_report
 from tkw.reports.model import ReportRecord
 from tkw.reports.package import build_zip
 from tkw.reports.store import (
@@ -37,29 +38,30 @@ class InMemoryReportStore:
         self._link_expiry_seconds = max(1, min(900, link_expiry_seconds))
         self.objects: dict[str, bytes] = {}
         self.records: dict[tuple[str, str], ReportRecord] = {}
-        self.request_ids: dict[tuple[str, str], float] = {}  # (ods, X-Request-Id) -> expires at
+        self.request_ids: dict[tuple[str, str], tuple[float, str]] = {}  # (ods, X-Request-Id) -> expiry, report
         self._lock = threading.Lock()
 
     @property
     def link_expiry_seconds(self) -> int:
         return self._link_expiry_seconds
 
-    def claim_request_id(self, ods: str, request_id: str, now: float) -> bool:
+    def claim_request_id(self, ods: str, request_id: str, now: float, report_id: str) -> bool:
         key = (ods, request_id)
         with self._lock:
-            expires = self.request_ids.get(key)
-            if expires is not None and expires > now:
+            claim = self.request_ids.get(key)
+            if claim is not None and claim[0] > now and claim[1] != report_id:
                 return True
-            self.request_ids[key] = now + REQUEST_ID_MEMORY_SECONDS
+            self.request_ids[key] = (now + REQUEST_ID_MEMORY_SECONDS, report_id)
             return False
 
-    def save(self, record: ReportRecord, html: str) -> None:
-        ods = check_key_part(record.organisation, "organisation")
-        check_key_part(record.id, "report id")
-        with self._lock:
-            self.records[(ods, record.id)] = record
-            self.objects[report_key(ods, record.id, record.time, "json")] = record.to_json().encode()
-            self.objects[report_key(ods, record.id, record.time, "html")] = html.encode()
+    def save_all(self, records: Sequence[ReportRecord]) -> list[str]:
+        for record in records:
+            ods = check_key_part(record.organisation, "organisation")
+            check_key_part(record.id, "report id")
+            with self._lock:
+                self.records[(ods, record.id)] = record
+                self.objects[report_key(ods, record.id, record.time, "json")] = record.to_json().encode()
+        return []
 
     def list_reports(self, ods: str, query: ReportQuery, now: float) -> ReportPage:
         low, high = time_bounds(query)
@@ -91,6 +93,9 @@ class InMemoryReportStore:
         record = self.get(ods, report_id, now)
         if record is None:
             return None
+        if fmt == "html":  # rendered on first read
+            with self._lock:
+                self.objects[report_key(ods, report_id, record.time, "html")] = render_report(record).encode()
         return f"memory://{report_key(ods, report_id, record.time, fmt)}?expires={int(now) + self.link_expiry_seconds}"
 
     def package(self, ods: str, report_ids: Sequence[str], now: float) -> ZipPackage | None:

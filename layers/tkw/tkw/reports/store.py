@@ -90,12 +90,18 @@ class ReportStore(Protocol):
         """Lifetime of the presigned links this store hands out."""
         ...
 
-    def claim_request_id(self, ods: str, request_id: str, now: float) -> bool:
-        """Remember ``request_id`` for 24 h; True when this organisation already used it (a duplicate)."""
+    def claim_request_id(self, ods: str, request_id: str, now: float, report_id: str) -> bool:
+        """Remember ``request_id`` for 24 h; True when this organisation already used it (a duplicate).
+
+        A claim already made by ``report_id`` itself (a retried report) is not a reuse.
+        """
         ...
 
-    def save(self, record: ReportRecord, html: str) -> None:
-        """Store the record (JSON), its HTML rendering, and its index entries."""
+    def save_all(self, records: Sequence[ReportRecord]) -> list[str]:
+        """Store the records (JSON) and their index entries; the ids that could not be stored.
+
+        The HTML rendering is made on first read (:meth:`link`), never on the request's behalf.
+        """
         ...
 
     def list_reports(self, ods: str, query: ReportQuery, now: float) -> ReportPage:

@@ -1,0 +1,90 @@
+"""Report production: the report worker's work, off the sender's request path.
+
+For each :class:`~tkw.reports.job.ReportJob`: claim the ``X-Request-Id`` (a reuse within 24 h is a
+finding), run every TKW check, build the record; then store the batch's records in one go. Writes
+are keyed by report id, so a redelivered job rewrites the same objects and items (idempotent), and
+a claim made by the same report id does not count as a reuse.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+from tkw.encoded_headers import HeaderError, decode_target_identifier
+from tkw.reports.job import ReportJob
+from tkw.reports.model import UNIDENTIFIED_ORGANISATION, ReportRecord, build_report
+from tkw.reports.store import ReportStore
+from tkw.validation import Finding, ValidationInput, validate
+
+logger = logging.getLogger(__name__)
+
+
+def checks(job: ReportJob, seen_before: bool) -> list[Finding]:
+    """Every TKW check on the job's request (findings only change the answer in strict mode)."""
+    header = job.request.header("NHSD-Target-Identifier")
+    try:
+        target = decode_target_identifier(header) if header else None
+    except HeaderError:
+        target = None  # its finding says why
+    return validate(
+        ValidationInput(
+            operation=job.operation,
+            request=job.request,
+            body=job.bundle,
+            target=target,
+            seen_before=seen_before,
+            structure_validated=job.bundle is not None,
+        )
+    )
+
+
+def claims_request_id(job: ReportJob) -> bool:
+    """Whether the job's X-Request-Id takes part in duplicate detection.
+
+    Requests without an identified organisation never do: they share one bucket, and one sender's
+    ids must not make another's look repeated.
+    """
+    return bool((job.request.request_id or "").strip()) and job.organisation != UNIDENTIFIED_ORGANISATION
+
+
+def record_of(job: ReportJob, findings: Sequence[Finding]) -> ReportRecord:
+    header = job.request.header("NHSD-Target-Identifier")
+    try:
+        target = decode_target_identifier(header) if header else None
+    except HeaderError:
+        target = None
+    return build_report(
+        request=job.request,
+        response=job.response,
+        findings=findings,
+        organisation=job.organisation,
+        target=target,
+        operation=job.operation,
+        scenario=job.scenario,
+        report_id=job.report_id,
+        # The emulator's clock, not API Gateway's request time: retention counts from storage.
+        time=datetime.fromtimestamp(job.received, UTC),
+    )
+
+
+def produce_reports(jobs: Sequence[ReportJob], store: ReportStore) -> list[str]:
+    """Produce and store the jobs' reports; the ids of the jobs that failed (to be retried)."""
+    records: list[ReportRecord] = []
+    failed: list[str] = []
+    for job in jobs:
+        try:
+            findings = job.findings
+            if findings is None:
+                seen_before = claims_request_id(job) and store.claim_request_id(
+                    job.organisation, (job.request.request_id or "").strip(), job.received, job.report_id
+                )
+                findings = tuple(checks(job, seen_before))
+            records.append(record_of(job, findings))
+        except Exception:
+            logger.exception("Producing a validation report failed", extra={"report_id": job.report_id})
+            failed.append(job.report_id)
+    if records:
+        failed += store.save_all(records)
+    return failed
