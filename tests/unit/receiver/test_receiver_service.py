@@ -218,7 +218,7 @@ def test_an_unexpected_failure_ends_the_run_in_error_with_the_reason() -> None:
 )
 def test_private_endpoints_are_refused_unless_allowed(endpoint: str, why: str) -> None:
     status, body = post(services(), {"endpoint": endpoint, "target_identifier": "1"})
-    assert status == 400 and why in body["message"]
+    assert status == 400 and why in body["issue"][0]["diagnostics"]
     assert post(services(allow_private=True), {"endpoint": endpoint, "target_identifier": "1"})[0] == 202
 
 

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
+from tkw.fhir.outcome import BarsError, Issue
 from tkw.http import ApiRequest, ApiResponse
 from tkw.receiver import run_reports
 from tkw.receiver.models import (
@@ -134,14 +135,14 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> ApiR
 
 
 def _bad_request(message: str, details: list[dict[str, str]] | None = None) -> ApiResponse:
-    body: dict[str, Any] = {"error": "bad_request", "message": message}
-    if details:
-        body["details"] = details
-    return _json(400, body)
+    """400 REC_BAD_REQUEST, as every /tkw error: an OperationOutcome naming the fields at fault."""
+    fields = tuple(d["field"] for d in details or ())
+    issue = Issue(code="invalid", bars_code="REC_BAD_REQUEST", diagnostics=message, expression=fields)
+    return BarsError(status=400, issues=(issue,)).to_response()
 
 
 def _not_found(message: str) -> ApiResponse:
-    return _json(404, {"error": "not_found", "message": message})
+    return BarsError.of(404, "REC_NOT_FOUND", "not-found", message).to_response()
 
 
 def start_run(request: ApiRequest, services: ReceiverServices | None = None) -> ApiResponse:
@@ -149,7 +150,7 @@ def start_run(request: ApiRequest, services: ReceiverServices | None = None) -> 
     services = services or get_receiver_services()
     try:
         data = json.loads(request.body or b"")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python recurses
         return _bad_request('The body must be a JSON object, e.g. {"endpoint": ..., "target_identifier": ...}.')
     if not isinstance(data, dict):
         return _bad_request("The body must be a JSON object.")
