@@ -53,13 +53,12 @@ from tkw.reports.store import (
     time_bounds,
     zip_key,
 )
-from tkw.settings import Settings
+from tkw.settings import DEFAULT_REPORT_RETENTION_DAYS, Settings
 
 LIST_PK = "REPORTS#{ods}"
 ID_PK = "REPORT#{ods}#{id}"
 ID_SK = "REPORT"
 REQUEST_ID_PK = "REQID#{ods}"
-DEFAULT_RETENTION_DAYS = 30
 MAX_LINK_EXPIRY_SECONDS = 900
 # A listing reads at most this many DynamoDB pages before handing back a token (filters may skip
 # most items; a request must stay well inside API Gateway's 29 s).
@@ -91,7 +90,7 @@ class S3ReportStore:
         bucket: str,
         *,
         link_expiry_seconds: int = MAX_LINK_EXPIRY_SECONDS,
-        retention_days: int = DEFAULT_RETENTION_DAYS,
+        retention_days: int = DEFAULT_REPORT_RETENTION_DAYS,
         dynamodb: Any | None = None,
         s3: Any | None = None,
     ) -> None:
@@ -442,14 +441,17 @@ def report_store(
     table_name: str,
     bucket: str,
     link_expiry_seconds: int = MAX_LINK_EXPIRY_SECONDS,
-    retention_days: int = DEFAULT_RETENTION_DAYS,
+    retention_days: int = DEFAULT_REPORT_RETENTION_DAYS,
 ) -> S3ReportStore:
     """The process's store (its clients are created on first use)."""
     return S3ReportStore(table_name, bucket, link_expiry_seconds=link_expiry_seconds, retention_days=retention_days)
 
 
 def report_store_for(settings: Settings) -> S3ReportStore:
-    """The store for a :class:`tkw.settings.Settings` (index items live as long as the bucket keeps
-    reports: ``report_retention_days`` when settings carry it, else 30 days as the template's default)."""
-    retention = int(getattr(settings, "report_retention_days", DEFAULT_RETENTION_DAYS))
-    return report_store(settings.table_name, settings.reports_bucket, settings.report_link_expiry_seconds, retention)
+    """The store for a :class:`tkw.settings.Settings` (index items live as long as the bucket keeps reports)."""
+    return report_store(
+        settings.table_name,
+        settings.reports_bucket,
+        settings.report_link_expiry_seconds,
+        settings.report_retention_days,
+    )

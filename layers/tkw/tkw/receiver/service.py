@@ -42,7 +42,6 @@ from tkw.settings import Settings, get_settings
 
 logger = Logger(child=True)
 
-RUN_RETENTION_SECONDS = 30 * 24 * 3600  # as long as the bucket keeps reports by default
 # A run still "running" after this long lost its worker: the worker's timeout (300 s) has passed,
 # and SQS redelivers its message after the queue's visibility timeout (360 s), so the redelivery
 # takes the run over.
@@ -107,6 +106,11 @@ class ReceiverServices:
     @property
     def guard(self) -> AddressGuard:
         return AddressGuard(allow_private=self.settings.allow_private_receivers)
+
+    @property
+    def retention_seconds(self) -> int:
+        """Runs are kept as long as the bucket keeps reports (REPORT_RETENTION_DAYS)."""
+        return self.settings.report_retention_days * 86400
 
     def iso(self, moment: float | None = None) -> str:
         return datetime.fromtimestamp(self.clock() if moment is None else moment, UTC).isoformat(
@@ -198,7 +202,7 @@ def start_run(request: ApiRequest, services: ReceiverServices | None = None) -> 
         summary=RunSummary(total=len(tests), pending=len(tests)),
         suite_version=services.suite.version,
     )
-    expires_at = int(now) + RUN_RETENTION_SECONDS
+    expires_at = int(now) + services.retention_seconds
     services.store.create(record, options, expires_at)
     try:
         services.queue.enqueue(record.run_id)
@@ -264,7 +268,7 @@ def get_run(request: ApiRequest, run_id: str, services: ReceiverServices | None 
     found = services.store.get(normal, services.clock())
     # Another organisation's run is "not found", never "forbidden": its existence is not confirmed.
     if found is None or found[0].organisation != report_organisation(request):
-        return _not_found(f"No receiver run {normal} (runs are kept {RUN_RETENTION_SECONDS // 86400} days).")
+        return _not_found(f"No receiver run {normal} (runs are kept {services.settings.report_retention_days} days).")
     record, results = found
     return _json(200, run_view(record, results, services))
 
@@ -343,7 +347,7 @@ def execute_run(run_id: str, services: ReceiverServices | None = None) -> RunRec
             raise RunInProgress(run_id)
         logger.info("Receiver run not claimable (unknown, expired or already done)", extra={"run_id": run_id})
         return None
-    expires_at = int(now) + RUN_RETENTION_SECONDS
+    expires_at = int(now) + services.retention_seconds
     options = services.store.options(run_id, now)
     results: list[TestResult] = []
     status: RunStatus
