@@ -8,7 +8,7 @@
 - ``cfn-lint`` is clean.
 
 The one implicit managed policy beyond logging and tracing is ``AWSLambdaSQSQueueExecutionRole``,
-which SAM attaches to ``ReceiverWorkerFunction`` for its SQS event source (receive, delete and
+which SAM attaches to the two queue workers for their SQS event sources (receive, delete and
 read attributes of queues). It is accepted: Lambda's event source mapping needs exactly those
 actions, it only delivers our queue's messages, and the worker's code never calls SQS itself.
 Replacing it would mean giving the function a hand-written role instead of SAM's.
@@ -37,7 +37,8 @@ FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless
 # What each function's code does with AWS (reviewed against tkw/adapters/*): any change to a
 # function's permissions must change this table too, on purpose.
 _BEARER = {"dynamodb:GetItem"}  # int mode: the bearer token and its application
-_REPORTS = {"dynamodb:PutItem", "dynamodb:BatchWriteItem", "s3:PutObject"}  # X-Request-Id claim, index, objects
+# The report hand-off (one SendMessage), and strict mode's X-Request-Id claim on the request path.
+_REPORTS = {"sqs:SendMessage", "dynamodb:PutItem"}
 EXPECTED_ACTIONS: dict[str, set[str]] = {
     "PingFunction": set(),
     "FallbackFunction": set(),
@@ -60,6 +61,8 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
         "sqs:SendMessage",
         "s3:GetObject",
     },
+    # X-Request-Id claim (conditional put), index items, report objects.
+    "ReportWorkerFunction": {"dynamodb:PutItem", "dynamodb:BatchWriteItem", "s3:PutObject"},
     "ReceiverWorkerFunction": {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
@@ -234,16 +237,21 @@ def test_a_function_has_no_wildcard_and_names_only_this_stacks_resources(name: s
                 assert owned.removeprefix("ReportsBucket:") in BUCKET_PREFIXES, f"{name}: objects under {owned}"
 
 
-def test_only_the_receiver_worker_consumes_a_queue() -> None:
+def test_only_the_two_workers_consume_queues() -> None:
     consumers = {
         name
         for name, fn in FUNCTIONS.items()
         for event in (fn["Properties"].get("Events") or {}).values()
         if event["Type"] == "SQS"
     }
-    assert consumers == {"ReceiverWorkerFunction"}
-    events = FUNCTIONS["ReceiverWorkerFunction"]["Properties"]["Events"]
-    assert [e["Properties"]["Queue"] for e in events.values()] == [{"Fn::GetAtt": ["ReceiverRunsQueue", "Arn"]}]
+    assert consumers == {"ReceiverWorkerFunction", "ReportWorkerFunction"}
+    for worker, queue in (("ReceiverWorkerFunction", "ReceiverRunsQueue"), ("ReportWorkerFunction", "ReportJobsQueue")):
+        events = FUNCTIONS[worker]["Properties"]["Events"]
+        assert [e["Properties"]["Queue"] for e in events.values()] == [{"Fn::GetAtt": [queue, "Arn"]}]
+        # Retried item by item, then dead-lettered: never a whole batch lost to one bad message.
+        assert all(e["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for e in events.values())
+        redrive = RESOURCES[queue]["Properties"]["RedrivePolicy"]
+        assert redrive["deadLetterTargetArn"]["Fn::GetAtt"][0] in RESOURCES
 
 
 def sam_python() -> Path:
@@ -265,7 +273,7 @@ def test_after_the_sam_transform_roles_carry_only_sams_implicit_managed_policies
     assert set(roles) == {f"{name}Role" for name in FUNCTIONS}, "every function gets its own role from SAM"
     for role_name, role in roles.items():
         expected = set(SAM_IMPLICIT_POLICIES)
-        if role_name == "ReceiverWorkerFunctionRole":
+        if role_name in ("ReceiverWorkerFunctionRole", "ReportWorkerFunctionRole"):
             expected.add(SQS_EVENT_POLICY)  # SAM's, for the SQS event source (see the module docstring)
         assert set(role["managed"]) <= expected, f"{role_name}: {role['managed']}"
         for statement in role["statements"]:
