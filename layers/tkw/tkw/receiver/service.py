@@ -291,6 +291,8 @@ def list_runs(request: ApiRequest, services: ReceiverServices | None = None) -> 
                         "status",
                         "endpoint",
                         "target_identifier",
+                        "application",
+                        "suites",
                         "created_at",
                         "finished_at",
                         "reason",
