@@ -16,6 +16,8 @@ FIXTURES = ROOT / "tests" / "fixtures"
 SPEC = FIXTURES / "bars-spec"
 EXAMPLES = SPEC / "examples"
 IG_EXAMPLES = SPEC / "ig-examples" / "examples"
+# The live IG's examples (Applications 5 and 6 among them), newer than ig-examples.
+LIVE_IG_EXAMPLES = SPEC / "ig-examples-live"
 BASE = "/booking-and-referral/FHIR/R4"
 DOS = "https://fhir.nhs.uk/Id/dos-service-id"
 ODS = "https://fhir.nhs.uk/Id/ods-organization-code"
@@ -65,6 +67,13 @@ def ig_example(name_prefix: str) -> Any:
     """A fresh copy of an IG example bundle by its prefix, e.g. ``ig_example("BOOKREQ01")``."""
     matches = sorted(IG_EXAMPLES.glob(f"{name_prefix}*.json"))
     assert matches, f"no IG example starting {name_prefix}"
+    return copy.deepcopy(_load(matches[0]))
+
+
+def live_example(name_prefix: str) -> Any:
+    """A fresh copy of a live IG example bundle by its prefix, e.g. ``live_example("REFREQ8B")``."""
+    matches = sorted(LIVE_IG_EXAMPLES.glob(f"{name_prefix}*.json"))
+    assert matches, f"no live IG example starting {name_prefix}"
     return copy.deepcopy(_load(matches[0]))
 
 
