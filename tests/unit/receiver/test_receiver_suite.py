@@ -273,7 +273,6 @@ def _app(apps: list[dict[str, Any]], application: str) -> dict[str, Any]:
         ),
         (lambda c, a: _app(a, "5")["happy"][0]["expect"].update(stauts=200), "stauts"),
         (lambda c, a: _app(a, "5")["happy"][0].update(id="Not An Id"), "id"),
-        (lambda c, a: _app(a, "5")["application"].update(id="2"), "application"),
     ],
 )
 def test_suite_data_errors_fail_at_load_with_the_reason(mutate: Any, complaint: str) -> None:
@@ -297,6 +296,37 @@ def test_unknown_messages_and_placeholders_fail_at_load(mutate: Any, complaint: 
     with pytest.raises(SuiteDataError, match="Application 5") as err:
         assemble(common, apps)
     assert complaint in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("mutate", "complaint"),
+    [
+        (
+            lambda a: _app(a, "5")["messages"]["primary"].update(workflow="validation-new"),
+            "is not one of the Application's",
+        ),
+        (lambda a: _app(a, "5")["messages"]["primary"].pop("workflow"), "workflow None"),
+        (lambda a: _app(a, "5")["values"].update(other_use_case="a5t2"), "another Application's use case"),
+        (lambda a: _app(a, "5")["application"].update(id="9"), "not in the Applications catalogue"),
+    ],
+)
+def test_facts_are_checked_against_the_applications_catalogue(mutate: Any, complaint: str) -> None:
+    common, apps = _raw()
+    mutate(apps)
+    with pytest.raises(SuiteDataError) as err:
+        assemble(common, apps)
+    assert complaint in str(err.value)
+
+
+def test_the_ucc_and_use_context_categories_come_from_the_applications_catalogue() -> None:
+    from tkw.applications import get_catalogue
+
+    catalogue = get_catalogue()
+    suite = load_suite()
+    for application in suite.applications:
+        assert application.use_case == catalogue.application(int(application.id)).default_use_case  # type: ignore[union-attr]
+    for name, raw in _app(_raw()[1], "4")["messages"].items():
+        assert "a4t1" not in json.dumps(raw), name  # written once, in the catalogue
 
 
 def test_a_capture_is_only_usable_by_tests_that_depend_on_its_test() -> None:

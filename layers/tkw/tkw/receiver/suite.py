@@ -8,10 +8,12 @@ with a happy path and an error suite. The data says so:
   path starts (CapabilityStatement, MessageDefinition with the UCC context), and the **error
   templates**: the refusals every receiver must get right, written once and instantiated for each
   Application (``applies_to`` narrows one to some Applications).
-* ``applications/app<N>.yaml``: one Application: its use-case category (UCC), its named
-  **messages** (an IG example payload, its ``use-context`` and edits) and its **happy path** in
-  workflow order. Error templates use the Application's messages (``message: primary``) and its
-  ``values`` (``@{name}`` placeholders, filled in at load).
+* ``applications/app<N>.yaml``: one Application: its named **messages** (an IG example payload,
+  the workflow it belongs to, its ``use-context`` and edits) and its **happy path** in workflow
+  order. Error templates use the Application's messages (``message: primary``) and its ``values``
+  (``@{name}`` placeholders, filled in at load). The Application's use-case category (UCC) and its
+  workflows' use-context categories come from the Applications catalogue (:mod:`tkw.applications`),
+  not from here.
 
 Test ids in an Application file are local (``referral-new``); loading prefixes them with the
 Application (``a5-referral-new``), so one catalogue holds every test. Loading checks the whole
@@ -375,16 +377,7 @@ def _instantiate(
     app_id = str(application["id"])
     known = {**values, "use_case": str(application.get("use_case", "")), "application": app_id}
     where = f"Application {app_id}, test {raw.get('id')!r}"
-
-    def fill(text: str) -> str:
-        def one(found: re.Match[str]) -> str:
-            if found.group(1) not in known:
-                raise SuiteDataError(f"{where}: no value for @{{{found.group(1)}}}")
-            return known[found.group(1)]
-
-        return PLACEHOLDER.sub(one, text)
-
-    test: dict[str, Any] = _walk_strings({k: v for k, v in raw.items() if k != "applies_to"}, fill)
+    test: dict[str, Any] = _fill({k: v for k, v in raw.items() if k != "applies_to"}, known, where)
     request = dict(test.get("request") or {})
     message_name = request.pop("message", None)
     if message_name is not None:
@@ -414,6 +407,55 @@ def _instantiate(
     return test
 
 
+def _fill(value: Any, known: dict[str, str], where: str) -> Any:
+    def one(found: re.Match[str]) -> str:
+        if found.group(1) not in known:
+            raise SuiteDataError(f"{where}: no value for @{{{found.group(1)}}}")
+        return known[found.group(1)]
+
+    return _walk_strings(value, lambda text: PLACEHOLDER.sub(one, text))
+
+
+def _with_catalogue(document: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """An Application file completed from the Applications catalogue (:mod:`tkw.applications`).
+
+    The catalogue is where an Application's use-case category (UCC) and its workflows' categories
+    live; the suite data names the workflow each message belongs to and takes them from there:
+    ``@{use_case}`` and, in a message, ``@{category}`` (its workflow's use-context category).
+    Returns (application, messages, values).
+    """
+    from tkw.applications import get_catalogue
+
+    catalogue = get_catalogue()
+    application = dict(document["application"])
+    app_id = str(application["id"])
+    known = catalogue.application(int(app_id)) if app_id.isdigit() else None
+    if known is None:
+        raise SuiteDataError(f"Application {app_id} is not in the Applications catalogue")
+    application["use_case"] = known.default_use_case
+    values = {k: str(v) for k, v in (document.get("values") or {}).items()}
+    values.setdefault("use_case", known.default_use_case)
+    use_case = catalogue.use_case(known.default_use_case)
+    values.setdefault("use_case_display", use_case.display if use_case else known.default_use_case)
+    messages: dict[str, Any] = {}
+    for name, raw in (document.get("messages") or {}).items():
+        message = dict(raw)
+        workflow = message.pop("workflow", None)
+        spec = next((v for k, v in known.workflows.items() if k == workflow), None)
+        where = f"Application {app_id}, message {name!r}"
+        if spec is None or not spec.supported:
+            raise SuiteDataError(
+                f"{where}: workflow {workflow!r} is not one of the Application's ({', '.join(known.workflows)})"
+            )
+        messages[name] = _fill(message, {**values, "category": spec.category}, where)
+        if name == "primary":
+            values.setdefault("category", spec.category)
+    other = catalogue.use_case(values.get("other_use_case"))
+    if "other_use_case" in values and (other is None or str(other.application) == app_id):
+        raise SuiteDataError(f"Application {app_id}: other_use_case must be another Application's use case")
+    return application, messages, values
+
+
 def assemble(common: dict[str, Any], applications: list[dict[str, Any]]) -> dict[str, Any]:
     """The whole catalogue (as data for :class:`Suite`): each Application's happy path, then its error suite."""
     common = dict(common)
@@ -422,10 +464,8 @@ def assemble(common: dict[str, Any], applications: list[dict[str, Any]]) -> dict
     tests: list[dict[str, Any]] = []
     described: list[dict[str, Any]] = []
     for document in sorted(applications, key=lambda d: str(d["application"]["id"])):
-        application = document["application"]
+        application, messages, values = _with_catalogue(document)
         described.append(application)
-        messages = document.get("messages") or {}
-        values = {k: str(v) for k, v in (document.get("values") or {}).items()}
         for raw in openings + (document.get("happy") or []):
             tests.append(_instantiate(raw, application, "happy", messages, values))
         for raw in templates:
