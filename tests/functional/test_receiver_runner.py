@@ -34,6 +34,14 @@ def by_id(outcome: RunOutcome) -> dict[str, TestResult]:
     return {r.test_id: r for r in outcome.results}
 
 
+def resource_in(bundle: str, kind: str) -> dict[str, Any]:
+    """The first entry of type ``kind`` in a message Bundle's JSON text."""
+    found: dict[str, Any] = next(
+        e["resource"] for e in json.loads(bundle)["entry"] if e["resource"]["resourceType"] == kind
+    )
+    return found
+
+
 def failed_checks(result: TestResult) -> dict[str, str]:
     return {c.id: c.message for c in result.checks if not c.passed and c.severity == "error"}
 
@@ -74,11 +82,7 @@ def test_ids_assigned_on_create_are_the_ones_read_and_cancelled(compliant: Runni
     assert list(results) == ["a1-slot-search", "a1-booking-new", "a1-booking-get", "a1-booking-cancel"]
     new = results["a1-booking-new"]
     assert new.response is not None
-    created = next(
-        e["resource"]["id"]
-        for e in json.loads(new.response.body)["entry"]
-        if e["resource"]["resourceType"] == "Appointment"
-    )
+    created = resource_in(new.response.body, "Appointment")["id"]
     get = results["a1-booking-get"]
     assert get.request is not None and get.request.url.endswith(f"/Appointment/{created}")
     assert all(r.status == "passed" for r in results.values())
@@ -187,18 +191,11 @@ def test_one_application_can_be_run_alone_and_results_carry_application_and_suit
     results = by_id(outcome)
     created = results["a6-referral-initial"]
     assert created.response is not None
-    created_id = next(
-        e["resource"]["id"]
-        for e in json.loads(created.response.body)["entry"]
-        if e["resource"]["resourceType"] == "ServiceRequest"
-    )
+    created_id = resource_in(created.response.body, "ServiceRequest")["id"]
     for step in ("a6-referral-update-2", "a6-referral-update-3", "a6-referral-final-update", "a6-referral-cancel"):
         sent = results[step].request
         assert sent is not None and sent.body is not None
-        focus = next(
-            e["resource"] for e in json.loads(sent.body)["entry"] if e["resource"]["resourceType"] == "ServiceRequest"
-        )
-        assert focus["id"] == created_id, step
+        assert resource_in(sent.body, "ServiceRequest")["id"] == created_id, step
         assert sent.headers["use-context"] == "a6t1|referral|servicerequest-request|update"
 
 
