@@ -91,7 +91,7 @@ def test_a_failing_receiver_exits_1_and_says_why(tmp_path: Path) -> None:
         )
     assert code == 1
     assert "FAIL a1-unknown-appointment-id" in out
-    assert "[status] expected HTTP 404, found HTTP 400 (no BaRS error code)" in out
+    assert "[status] expected HTTP 404 REC_NOT_FOUND, found HTTP 400 (no BaRS error code)" in out
     assert "2 tests: 0 passed, 2 failed, 0 skipped" in out
     failures = ET.parse(tmp_path / "j.xml").getroot().iter("failure")  # noqa: S314 - our own output
     assert len(list(failures)) == 2

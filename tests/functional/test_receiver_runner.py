@@ -117,19 +117,28 @@ def test_defects_fail_and_are_each_reported_precisely(defective_outcome: RunOutc
 
     # Plain-JSON errors and wrong codes.
     unknown = failed_checks(results["a1-unknown-appointment-id"])
-    assert unknown["status"] == "expected HTTP 404, found HTTP 400 (no BaRS error code)"
+    assert unknown["status"] == "expected HTTP 404 REC_NOT_FOUND, found HTTP 400 (no BaRS error code)"
     assert unknown["fhir-valid"].endswith("""found JSON without resourceType '{"error": "unknown id"}'""")
     assert unknown["bars-code"].startswith("expected BaRS error code REC_NOT_FOUND")
     assert (
-        failed_checks(results["a1-wrong-method"])["status"] == "expected HTTP 405, found HTTP 404 (no BaRS error code)"
+        failed_checks(results["a1-wrong-method"])["status"]
+        == "expected HTTP 405 REC_METHOD_NOT_ALLOWED, found HTTP 404 (no BaRS error code)"
     )
     allow = next(c for c in results["a1-wrong-method"].checks if c.id == "allow-header")
     assert (allow.passed, allow.severity) == (False, "warning")
 
     # A receiver that does not re-check the transaction headers, or duplicates.
-    assert failed_checks(results["a1-missing-x-request-id"])["status"] == "expected HTTP 400, found HTTP 200"
-    assert failed_checks(results["a1-reused-x-request-id"])["status"] == "expected HTTP 409, found HTTP 200"
-    assert failed_checks(results["a1-invalid-message-bundle"])["status"] == "expected HTTP 400, found HTTP 200"
+    assert (
+        failed_checks(results["a1-missing-x-request-id"])["status"]
+        == "expected HTTP 400 REC_BAD_REQUEST, found HTTP 200"
+    )
+    assert (
+        failed_checks(results["a1-reused-x-request-id"])["status"] == "expected HTTP 409 REC_CONFLICT, found HTTP 200"
+    )
+    assert (
+        failed_checks(results["a1-invalid-message-bundle"])["status"]
+        == "expected HTTP 400 REC_BAD_REQUEST, found HTTP 200"
+    )
 
     # Ids that change between create and read; the read still ran (the create answered 200).
     read = failed_checks(results["a1-booking-get"])
@@ -153,7 +162,7 @@ def test_a_receiver_that_says_yes_to_everything_fails_every_error_test(yes_outco
     expected = {t.id: t.expect for t in load_suite().tests}
     for result in errors:
         wanted = expected[result.test_id]
-        assert failed_checks(result)["status"] == f"expected HTTP {wanted.status}, found HTTP 200"
+        assert failed_checks(result)["status"] == f"expected HTTP {wanted.status} {wanted.bars_code}, found HTTP 200"
         assert failed_checks(result)["bars-code"].startswith(f"expected BaRS error code {wanted.bars_code} ")
     # It is the error suites that catch it: its happy paths pass.
     assert [r.test_id for r in yes_outcome.results if r.suite == "happy" and r.status != "passed"] == []

@@ -522,7 +522,7 @@
     return api("GET", "/tkw/receiver-suite").then(function (got) {
       state.suite = got.data;
       renderSuite();
-      say(state.suite.tests.length + " tests in the suite.");
+      say(state.suite.tests.length + " tests for " + (state.suite.applications || []).length + " BaRS Applications.");
     });
   }
 
