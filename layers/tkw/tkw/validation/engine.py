@@ -1,6 +1,6 @@
 """Running the rules: ``validate(inp) -> list[Finding]``.
 
-Rules run in a fixed order (headers, structure, message, query) so reports read the same way
+Rules run in a fixed order (headers, structure, message, query, application) so reports read the same way
 every time. A rule that crashes must not break the sender's request: it becomes an ``info``
 finding naming the rule, and the error is logged without the request's content.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from tkw.validation import headers, message, query, structure
+from tkw.validation import applications, headers, message, query, structure, ucc
 from tkw.validation.context import ValidationContext, ValidationInput
 from tkw.validation.findings import Finding
 from tkw.validation.registry import Rule
@@ -21,7 +21,15 @@ logger = logging.getLogger(__name__)
 MAX_FINDINGS_PER_CHECK = 50
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
-RULES: tuple[Rule, ...] = (*headers.RULES.rules, *structure.RULES.rules, *message.RULES.rules, *query.RULES.rules)
+RULES: tuple[Rule, ...] = (
+    *headers.RULES.rules,
+    *ucc.HEADER_RULES.rules,
+    *structure.RULES.rules,
+    *message.RULES.rules,
+    *query.RULES.rules,
+    *applications.RULES.rules,
+    *ucc.RULES.rules,
+)
 
 
 def validate(inp: ValidationInput) -> list[Finding]:
