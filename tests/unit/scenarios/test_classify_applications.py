@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from bars_support import ig_example, live_example
 
-from tkw.messages import MessageKind
+from tkw.message_kinds import MessageKind
 from tkw.scenarios.classify import classify
 
 LIVE = [

@@ -14,9 +14,9 @@ from functools import cached_property
 from typing import Any
 
 from tkw.applications import Judgement
-from tkw.fhir.message import MAX_BUNDLE_ENTRIES
+from tkw.encoded_headers import HeaderError, TargetIdentifier, decode_target_identifier
+from tkw.fhir.message_body import MAX_BUNDLE_ENTRIES
 from tkw.fhir.outcome import BarsError
-from tkw.headers import HeaderError, TargetIdentifier, decode_target_identifier
 from tkw.http import ApiRequest
 from tkw.routes import Operation
 from tkw.scenarios.classify import Classification, classify
@@ -162,7 +162,7 @@ class ValidationContext:
     @cached_property
     def judgement(self) -> Judgement:
         """Which Application and use case the request is judged against, and why."""
-        from tkw.validation.applications import judge_request
+        from tkw.validation.application_rules import judge_request
 
         return judge_request(self)
 

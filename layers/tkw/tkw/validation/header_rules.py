@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from tkw.headers import HeaderError, decode_base64_json
+from tkw.encoded_headers import HeaderError, decode_base64_json
 from tkw.routes import Operation
 from tkw.validation import bars_data as bars
 from tkw.validation.context import ValidationContext
@@ -499,7 +499,7 @@ def content_type(ctx: ValidationContext) -> Iterator[Finding]:
         )
 
 
-# use-context is checked with the message and its Application: tkw.validation.ucc.
+# use-context is checked with the message and its Application: tkw.validation.ucc_rules.
 
 
 def _quote(value: object, limit: int = 80) -> str:
