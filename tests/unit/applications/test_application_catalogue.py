@@ -97,3 +97,12 @@ def test_judge_prefers_the_dedicated_target_then_the_payload_then_the_header() -
     found = judge(target=None, workflow="booking-new")
     assert (found.application, found.use_case) == (1, "a1t1")
     assert judge(target="2000011147").application is None  # a read to a shared service: BaRS Core
+
+
+def test_docs_applications_md_is_rendered_from_the_yaml() -> None:
+    from bars_support import ROOT
+
+    from tkw.applications.docs import render_markdown
+
+    docs = (ROOT / "docs" / "applications.md").read_text(encoding="utf-8")
+    assert docs == render_markdown(), "docs/applications.md is stale: regenerate it with render_markdown()"
