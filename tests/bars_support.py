@@ -70,6 +70,22 @@ def ig_example(name_prefix: str) -> Any:
     return copy.deepcopy(_load(matches[0]))
 
 
+USE_CASE_SYSTEM = "https://fhir.nhs.uk/CodeSystem/usecases-categories-bars"
+
+
+def with_use_case(bundle: Any, code: str = "a1t1", display: str = "111 to ED") -> Any:
+    """The bundle with its use case (UCC) added, as the Application pages require: Appointment
+    ``serviceCategory`` for a booking, ServiceRequest ``category`` otherwise. The official 1.0.0 API
+    examples predate UCC."""
+    coding = {"system": USE_CASE_SYSTEM, "code": code, "display": display}
+    booking = bundle["entry"][0]["resource"].get("eventCoding", {}).get("code") == "booking-request"
+    holder, element = ("Appointment", "serviceCategory") if booking else ("ServiceRequest", "category")
+    for entry in bundle["entry"]:
+        if entry["resource"]["resourceType"] == holder:
+            entry["resource"].setdefault(element, []).append({"coding": [coding]})
+    return bundle
+
+
 def live_example(name_prefix: str) -> Any:
     """A fresh copy of a live IG example bundle by its prefix, e.g. ``live_example("REFREQ8B")``."""
     matches = sorted(LIVE_IG_EXAMPLES.glob(f"{name_prefix}*.json"))

@@ -67,12 +67,21 @@ def judge(
         (_known(catalogue, header_use_case), "the use-context header's use case"),
         (_known(catalogue, context_use_case), "the MessageDefinition context's use case"),
     ]
+    reasons: list[str] = []
+    if workflow is not None:  # a use case whose Application has no such workflow cannot decide it
+        kept = []
+        for code, where in evidence:
+            app = catalogue.application(catalogue.use_cases[code].application) if code else None
+            if app is not None and workflow not in app.workflows:
+                reasons.append(f"{where} {code} is Application {app.number}'s, which has no {workflow}")
+                code = None
+            kept.append((code, where))
+        evidence = kept
     service = catalogue.service(target)
     number: int | None = None
-    reasons: list[str] = []
     if service is not None and service.dedicated is not None:
         number = service.dedicated
-        reasons.append(f"the target {service.id} is TKW's {service.name}, an Application {number} service")
+        reasons.append(f"the target {service.id} ({service.name}) is a TKW Application {number} service")
     else:
         for code, where in evidence:
             if code is not None:
@@ -96,8 +105,9 @@ def judge(
         (code for code, _ in evidence if code is not None and catalogue.use_cases[code].application == number), None
     )
     if use_case is not None:
-        if not reasons[0].startswith(next(w for c, w in evidence if c == use_case)):
-            reasons.append(f"use case {use_case} from {next(w for c, w in evidence if c == use_case)}")
+        where = next(w for c, w in evidence if c == use_case)
+        if not any(r.startswith(where) for r in reasons):
+            reasons.append(f"{where} is {use_case}")
     elif application is not None:
         use_case = application.default_use_case
         named = [c for c, _ in evidence if c is not None]
@@ -106,7 +116,7 @@ def judge(
                 f"use case {', '.join(named)} is not Application {number}'s; judged as its default {use_case}"
             )
         elif workflow is not None:
-            reasons.append(f"no use case named; judged as Application {number}'s default {use_case}")
+            reasons.append(f"judged as its default use case {use_case}")
         else:
             use_case = None
     found = catalogue.use_case(use_case)
