@@ -314,7 +314,7 @@ def test_the_suite_is_described_for_a_ui(receiver_aws: Resolver, api: Api) -> No
         t.id for t in load_suite().tests if t.application == "6" and t.suite == "happy"
     ]
     status, refused, _ = api("GET", "/tkw/receiver-suite", query=[("suite", "sad")])
-    assert status == 400 and "happy or error" in refused["message"]
+    assert status == 400 and "happy or error" in refused["issue"][0]["diagnostics"]
 
 
 def test_a_run_of_one_application_s_suites_reports_each_result_with_its_application_and_suite(

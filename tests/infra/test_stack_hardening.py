@@ -230,7 +230,7 @@ def test_a_function_has_no_wildcard_and_names_only_this_stacks_resources(name: s
             service = {str(a).split(":")[0] for a in as_list(statement["Action"])}
             if owned == "StateTable":
                 assert service == {"dynamodb"}, statement
-            elif owned == "ReceiverRunsQueue":
+            elif owned in ("ReceiverRunsQueue", "ReportJobsQueue"):
                 assert service == {"sqs"}, statement
             else:
                 assert owned.startswith("ReportsBucket:") and service == {"s3"}, statement
