@@ -64,7 +64,17 @@ MAX_QUERY_PAGES = 10
 _CONTENT_TYPES: dict[str, str] = {"json": "application/json", "html": "text/html; charset=utf-8"}
 
 _GONE = frozenset({"NoSuchKey", "404", "AccessDenied", "403"})
-_SUMMARY_ATTRIBUTES = ("method", "path", "operation", "target", "scenario", "correlation_id", "request_id")
+_SUMMARY_ATTRIBUTES = (
+    "method",
+    "path",
+    "operation",
+    "target",
+    "scenario",
+    "correlation_id",
+    "request_id",
+    "direction",
+    "trigger_report_id",
+)
 
 
 def _s(value: str) -> dict[str, str]:

@@ -60,6 +60,8 @@ class ReportSummary(BaseModel):
     request_id: str | None = None
     errors: int = 0
     warnings: int = 0
+    direction: Literal["inbound", "outbound"] = "inbound"  # outbound: a response sent to the sender
+    trigger_report_id: str | None = None
 
 
 class ReportPage(BaseModel):
