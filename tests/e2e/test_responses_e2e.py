@@ -395,3 +395,17 @@ def test_tls_ma_with_the_generated_test_pki(local: Emulator, pki: PkiFiles) -> N
         answer, _ = send(local, "R1013", validation_request(FULL))
         (link,) = settled_responses(local, "R1013", str(answer.header("TKW-Report-Id")), 1)
         assert link["status"] == "failed" and "TLS" in link["summary"]
+
+
+def test_the_cli_sets_lists_and_removes_endpoints(local: Emulator, capsys: pytest.CaptureFixture[str]) -> None:
+    from tkw import cli
+
+    common = ["endpoints", "--emulator", local.root, "--ods", "R1014"]
+    assert cli.main([*common, "set", "default", "http://127.0.0.1:9/sender/FHIR/R4"]) == 0
+    assert "default: http://127.0.0.1:9/sender/FHIR/R4 registered for R1014" in capsys.readouterr().out
+    assert cli.main([*common, "list"]) == 0
+    assert capsys.readouterr().out.startswith("default        http://127.0.0.1:9/sender/FHIR/R4")
+    assert cli.main([*common, "remove", "default"]) == 0
+    assert cli.main([*common, "remove", "default"]) == 1
+    assert "No endpoint 'default' is registered" in capsys.readouterr().err
+    assert cli.main([*common, "set", "default", "ftp://nowhere"]) == 1

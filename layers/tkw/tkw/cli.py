@@ -344,6 +344,10 @@ def build_parser() -> argparse.ArgumentParser:
     cert.add_argument("--days", type=int, default=30, help="validity in days (default 30)")
     cert.set_defaults(run=certs)
 
+    from tkw.cli_endpoints import add_commands as add_endpoint_commands
+
+    add_endpoint_commands(commands)
+
     commands.add_parser("auth", help="keygen | register | token (API-M style app credentials)", add_help=False)
     for name in AUTH_COMMANDS:
         commands.add_parser(name, help=f"same as `tkw auth {name}`", add_help=False)

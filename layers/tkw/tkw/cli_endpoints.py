@@ -1,0 +1,127 @@
+"""``tkw endpoints set|list|remove``: where a running emulator sends your organisation's responses."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import sys
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any, TextIO
+
+ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
+
+
+def _organisation(ods: str) -> str:
+    organisation = {"resourceType": "Organization", "identifier": [{"system": ODS_SYSTEM, "value": ods}]}
+    return base64.b64encode(json.dumps(organisation).encode()).decode()
+
+
+def _call(args: argparse.Namespace, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    headers = {
+        "NHSD-End-User-Organisation": _organisation(args.ods),
+        "X-Request-Id": str(uuid.uuid4()),
+        "X-Correlation-Id": str(uuid.uuid4()),
+        "Content-Type": "application/json",
+    }
+    if args.token:
+        headers["Authorization"] = f"Bearer {args.token}"
+    data = json.dumps(body).encode() if body is not None else None
+    url = args.emulator.rstrip("/") + path
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310 - the user's emulator
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            raw = response.read()
+            return int(response.status), json.loads(raw) if raw else None
+    except urllib.error.HTTPError as err:
+        raw = err.read()
+        try:
+            return err.code, json.loads(raw)
+        except ValueError:
+            return err.code, {"message": raw.decode("utf-8", "replace")[:500]}
+
+
+def _problem(status: int, body: Any) -> int:
+    if isinstance(body, dict) and body.get("resourceType") == "OperationOutcome":
+        text = "; ".join(str(i.get("diagnostics", "")) for i in body.get("issue", []))
+    else:
+        text = json.dumps(body)[:500]
+    print(f"error: HTTP {status}: {text}", file=sys.stderr)
+    return 1
+
+
+def _pem(path: str | None) -> str | None:
+    return Path(path).read_text(encoding="ascii") if path else None
+
+
+def set_endpoint(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    body = {"url": args.url}
+    for name in ("client_cert", "client_key", "ca_bundle"):
+        pem = _pem(getattr(args, name))
+        if pem:
+            body[name] = pem
+    status, answer = _call(args, "PUT", f"/tkw/endpoints/{args.service_id}", body)
+    if status not in (200, 201):
+        return _problem(status, answer)
+    tls = " (TLS-MA)" if answer.get("mutual_tls") else ""
+    verb = "registered" if status == 201 else "updated"
+    print(f"{answer['service_id']}: {answer['url']}{tls} {verb} for {answer['organisation']}", file=out)
+    return 0
+
+
+def list_endpoints(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    status, answer = _call(args, "GET", "/tkw/endpoints")
+    if status != 200:
+        return _problem(status, answer)
+    if args.json_output:
+        print(json.dumps(answer, indent=2), file=out)
+        return 0
+    if not answer["endpoints"]:
+        print(f"No endpoints registered for {answer['organisation']}.", file=out)
+    for endpoint in answer["endpoints"]:
+        tls = " TLS-MA" if endpoint["mutual_tls"] else ""
+        print(f"{endpoint['service_id']:<14} {endpoint['url']}{tls}  (updated {endpoint['updated_at']})", file=out)
+    return 0
+
+
+def remove_endpoint(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    status, answer = _call(args, "DELETE", f"/tkw/endpoints/{args.service_id}")
+    if status != 204:
+        return _problem(status, answer)
+    print(f"{args.service_id}: removed", file=out)
+    return 0
+
+
+def add_commands(commands: Any) -> None:
+    """``tkw endpoints ...`` on the main parser's subcommands."""
+    endpoints = commands.add_parser("endpoints", help="set | list | remove where the emulator sends your responses")
+    endpoints.add_argument(
+        "--emulator",
+        default=os.environ.get("TKW_URL", "http://127.0.0.1:3000"),
+        help="the emulator's root URL (TKW_URL; default http://127.0.0.1:3000)",
+    )
+    endpoints.add_argument(
+        "--ods",
+        default=os.environ.get("TKW_ODS"),
+        required=not os.environ.get("TKW_ODS"),
+        help="your organisation's ODS code, as in NHSD-End-User-Organisation (TKW_ODS)",
+    )
+    endpoints.add_argument("--token", default=os.environ.get("TKW_TOKEN"), help="bearer token in int mode (TKW_TOKEN)")
+    actions = endpoints.add_subparsers(dest="action", required=True, metavar="ACTION")
+    put = actions.add_parser("set", help="register (or replace) an endpoint")
+    put.add_argument("service_id", help="the DoS service id of your MessageHeader.source.endpoint, or 'default'")
+    put.add_argument("url", help="the base URL of your BaRS API (the emulator POSTs to <url>/$process-message)")
+    put.add_argument("--client-cert", metavar="PEM_FILE", help="client certificate the emulator presents (TLS-MA)")
+    put.add_argument("--client-key", metavar="PEM_FILE", help="its private key")
+    put.add_argument("--ca-bundle", metavar="PEM_FILE", help="CA certificates your server's certificate chains to")
+    put.set_defaults(run=set_endpoint)
+    listing = actions.add_parser("list", help="your organisation's endpoints")
+    listing.add_argument("--json", dest="json_output", action="store_true", help="as JSON")
+    listing.set_defaults(run=list_endpoints)
+    remove = actions.add_parser("remove", help="remove an endpoint")
+    remove.add_argument("service_id")
+    remove.set_defaults(run=remove_endpoint)
