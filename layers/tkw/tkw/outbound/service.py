@@ -395,6 +395,26 @@ def deliver(step: SendStep, services: OutboundServices | None = None) -> Respons
     if not services.claims.claim(step.trigger_id, step.step, now):
         logger.info("Response step already sent", extra={"trigger_id": step.trigger_id, "step": step.step})
         return None
+    try:
+        link = _deliver_claimed(step, services, now)
+    except Exception as err:  # claimed, so never retried: the triggering report says what happened
+        logger.exception("Sending a response failed unexpectedly", extra={"trigger_id": step.trigger_id})
+        link = ResponseLink(
+            kind=step.kind,
+            title=_title(step.kind),
+            step=step.step,
+            status="failed",
+            summary=f"the emulator failed while sending it ({type(err).__name__}); the error is logged.",
+        )
+        _link_quietly(link, step, services)
+    following = step.following()
+    if following is not None:
+        services.queue.send(following.model_dump(mode="json"), services.settings.response_follow_up_seconds)
+    logger.info("Response step done", extra={"trigger_id": step.trigger_id, "kind": step.kind, "status": link.status})
+    return link
+
+
+def _deliver_claimed(step: SendStep, services: OutboundServices, now: float) -> ResponseLink:
     message = build_response(
         step.kind,
         step.request_bundle,
@@ -406,22 +426,18 @@ def deliver(step: SendStep, services: OutboundServices | None = None) -> Respons
     facts = request_facts(step.request_bundle, step.request_headers)
     endpoint = endpoint_for(services.endpoints, step.organisation, facts.sender_service)
     delivery = _send(message, endpoint, services) if endpoint else Delivery(message, None, None)
-    findings = _findings(delivery, step)
-    record = _record(delivery, step, findings, services.clock())
+    record = _record(delivery, step, _findings(delivery, step), services.clock())
     services.reports.save(record, render_report(record))
     link = _link(delivery, step, record)
+    _link_quietly(link, step, services)
+    return link
+
+
+def _link_quietly(link: ResponseLink, step: SendStep, services: OutboundServices) -> None:
     try:
         _update_trigger_report(link, step, services)
     except Exception:  # the outbound report exists either way; the link is a convenience
-        logger.exception("Linking the outbound report failed", extra={"report_id": record.id})
-    following = step.following()
-    if following is not None:
-        services.queue.send(following.model_dump(mode="json"), services.settings.response_follow_up_seconds)
-    logger.info(
-        "Response step done",
-        extra={"trigger_id": step.trigger_id, "kind": step.kind, "status": link.status, "report_id": record.id},
-    )
-    return link
+        logger.exception("Linking the outbound report failed", extra={"report_id": link.report_id})
 
 
 def handle_message(body: str, services: OutboundServices | None = None) -> ResponseLink | None:
