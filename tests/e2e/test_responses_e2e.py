@@ -10,7 +10,10 @@ from __future__ import annotations
 import base64
 import copy
 import json
+import os
 import ssl
+import subprocess
+import sys
 import threading
 import time
 import urllib.request
@@ -22,7 +25,7 @@ from typing import Any
 
 import pytest
 from bars_support import DOS, ERROR_SYSTEM, ROOT, bars_headers, organisation
-from emulator_support import Emulator, HttpResult, start_emulator, stop_emulator
+from emulator_support import Emulator, HttpResult, free_port, start_emulator, stop_emulator
 from unit.receiver.receiver_stubs import RunningStub, serve
 from werkzeug.wrappers import Request, Response
 
@@ -409,3 +412,30 @@ def test_the_cli_sets_lists_and_removes_endpoints(local: Emulator, capsys: pytes
     assert cli.main([*common, "remove", "default"]) == 1
     assert "No endpoint 'default' is registered" in capsys.readouterr().err
     assert cli.main([*common, "set", "default", "ftp://nowhere"]) == 1
+
+
+def test_tkw_listen_receives_responses_locally(local: Emulator) -> None:
+    port = free_port()
+    listener = subprocess.Popen(
+        [sys.executable, "-m", "tkw.cli", "listen", "--port", str(port)],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "layers" / "tkw")},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert listener.stdout is not None
+        assert listener.stdout.readline().startswith(f"Listening on http://127.0.0.1:{port}/")
+        url = f"http://127.0.0.1:{port}/booking-and-referral/FHIR/R4"
+        assert register(local, "R1015", "default", url).status == 201
+        bundle = validation_request(FULL)
+        answer, sent = send(local, "R1015", bundle)
+        assert answer.status == 200
+        line = listener.stdout.readline()
+        assert line.startswith("POST /booking-and-referral/FHIR/R4/$process-message: servicerequest-response (new)")
+        assert f"responds to Bundle {bundle['id']}" in line and sent["X-Correlation-Id"] in line
+        (link,) = settled_responses(local, "R1015", str(answer.header("TKW-Report-Id")), 1)
+        assert (link["status"], link["http_status"]) == ("sent", 200)
+    finally:
+        listener.terminate()
+        listener.wait(timeout=10)

@@ -345,8 +345,10 @@ def build_parser() -> argparse.ArgumentParser:
     cert.set_defaults(run=certs)
 
     from tkw.cli_endpoints import add_commands as add_endpoint_commands
+    from tkw.cli_endpoints import add_listen_command
 
     add_endpoint_commands(commands)
+    add_listen_command(commands)
 
     commands.add_parser("auth", help="keygen | register | token (API-M style app credentials)", add_help=False)
     for name in AUTH_COMMANDS:

@@ -125,3 +125,68 @@ def add_commands(commands: Any) -> None:
     remove = actions.add_parser("remove", help="remove an endpoint")
     remove.add_argument("service_id")
     remove.set_defaults(run=remove_endpoint)
+
+
+def listen(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    """A stand-in for your BaRS API: prints each message that arrives and accepts it (200, the Bundle)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            try:
+                bundle = json.loads(raw)
+                header = bundle["entry"][0]["resource"]
+                what = (
+                    f"{header['eventCoding']['code']} ({header.get('reason', {}).get('coding', [{}])[0].get('code')})"
+                )
+                answered = (header.get("response") or {}).get("identifier")
+            except (ValueError, KeyError, IndexError, TypeError):
+                bundle, what, answered = None, "not a BaRS message", None
+            print(
+                f"{self.command} {self.path}: {what}, responds to Bundle {answered}, "
+                f"X-Request-Id {self.headers.get('X-Request-Id')}, "
+                f"X-Correlation-Id {self.headers.get('X-Correlation-Id')}",
+                file=out,
+                flush=True,
+            )
+            if args.verbose and bundle is not None:
+                print(json.dumps(bundle, indent=2), file=out, flush=True)
+            body = raw if bundle is not None else b""
+            self.send_response(200 if bundle is not None else 400)
+            self.send_header("Content-Type", "application/fhir+json")
+            for name in ("X-Request-Id", "X-Correlation-Id"):
+                if self.headers.get(name):
+                    self.send_header(name, self.headers[name])
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            body = json.dumps({"resourceType": "CapabilityStatement", "status": "active", "kind": "instance"}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/fhir+json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *_: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer((args.host, args.port), Handler)
+    print(f"Listening on http://{args.host}:{server.server_address[1]}/ (Ctrl-C to stop)", file=out, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def add_listen_command(commands: Any) -> None:
+    stub = commands.add_parser("listen", help="a local stand-in for your BaRS API that prints the responses it gets")
+    stub.add_argument("--host", default="127.0.0.1")
+    stub.add_argument("--port", type=int, default=8080)
+    stub.add_argument("--verbose", action="store_true", help="print each Bundle too")
+    stub.set_defaults(run=listen)
