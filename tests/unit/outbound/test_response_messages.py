@@ -17,7 +17,7 @@ import pytest
 from bars_support import ROOT
 from fhir.resources.R4B.bundle import Bundle
 
-from tkw.headers import decode_target_identifier
+from tkw.encoded_headers import decode_target_identifier
 from tkw.http import ApiRequest
 from tkw.outbound.messages import ResponseKind, build_response, load_table
 from tkw.routes import Operation

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from tkw.headers import ODS_SYSTEM, encode_base64_json
+from tkw.encoded_headers import ODS_SYSTEM, encode_base64_json
 
 DOS_SERVICE_SYSTEM = "https://fhir.nhs.uk/Id/dos-service-id"
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
