@@ -294,6 +294,9 @@ def test_an_endpoint_answering_500_fails_its_report(local: Emulator, stub: tuple
     outbound = report(local, "R1005", link["report_id"])
     failed = {f["id"]: f["message"] for f in outbound["findings"] if not f["passed"]}
     assert failed["outbound.answer.status"] == "expected HTTP 200, found HTTP 500 (REC_SERVER_ERROR)"
+    passed = {f["id"] for f in outbound["findings"] if f["passed"]}
+    # the error itself is well formed: an OperationOutcome with the BaRS code of a 500
+    assert {"outbound.answer.outcome-shape", "outbound.answer.bars-code"} <= passed
     assert outbound["verdict"] == "fail"
 
 

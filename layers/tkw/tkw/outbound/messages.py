@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from tkw.encoded_headers import ODS_SYSTEM, encode_base64_json
+from tkw.receiver.suite import Sender
 
 DOS_SERVICE_SYSTEM = "https://fhir.nhs.uk/Id/dos-service-id"
 NHS_NUMBER_SYSTEM = "https://fhir.nhs.uk/Id/nhs-number"
@@ -32,15 +33,9 @@ ResponseKind = Literal["interim", "full", "full-update", "reject", "dna", "out-o
 ON_DEMAND_KINDS: tuple[ResponseKind, ...] = ("interim", "full", "reject", "dna", "out-of-area")
 
 
-class Responder(BaseModel):
-    model_config = ConfigDict(frozen=True)
+class Responder(Sender):
+    """Who the emulator says it is when it sends a response: as when it calls a receiver, plus Accept."""
 
-    ods_code: str
-    organisation_name: str
-    software_identifier_system: str
-    software_identifier: str
-    software_name: str
-    software_version: str
     accept: str
 
 

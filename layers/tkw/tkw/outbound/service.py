@@ -63,6 +63,7 @@ from tkw.reports.model import (
 )
 from tkw.reports.service import requesting_organisation
 from tkw.reports.store import ReportStore
+from tkw.scenarios.model import ERROR_STATUS
 from tkw.settings import Settings, get_settings
 from tkw.validation.findings import Finding, verdict_of
 
@@ -71,6 +72,15 @@ logger = Logger(child=True)
 # A BaRS receiver accepts a response message with 200 and the message Bundle, as for any message
 # (the receiver suite's "validation-response" test expects the same).
 EXPECTED_ANSWER = Expect(status=200, resource_type="Bundle", bundle_type="message")
+# An error answer is still judged for its shape: an OperationOutcome with the BaRS code of its status.
+BARS_CODE_OF_STATUS = {status: code for code, status in ERROR_STATUS.items()}
+
+
+def expected_answer(status: int) -> Expect:
+    if status < 400:
+        return EXPECTED_ANSWER
+    code = BARS_CODE_OF_STATUS.get(status, "REC_SERVER_ERROR" if status >= 500 else "REC_BAD_REQUEST")
+    return Expect(status=200, resource_type="OperationOutcome", bars_code=code)
 MAX_RESPONSE_MS = 5000
 # SQS takes 256 KB per message; the request Bundle travels in it.
 MAX_QUEUED_BUNDLE_BYTES = 200 * 1024
@@ -291,7 +301,7 @@ def _findings(delivery: Delivery, step: SendStep) -> list[Finding]:
     prepared = PreparedRequest(
         test_id=step.kind, method="POST", url=delivery.url or "", headers=delivery.message.headers
     )
-    judgement = judge(EXPECTED_ANSWER, prepared, delivery.answer, {}, MAX_RESPONSE_MS)
+    judgement = judge(expected_answer(delivery.answer.status), prepared, delivery.answer, {}, MAX_RESPONSE_MS)
     delivered = Finding(
         id="outbound.delivery",
         category="delivery",
