@@ -93,3 +93,25 @@ def test_a_step_is_sent_once_and_queues_the_next(
     record = outbound.reports.get("A1", step.report_id, outbound.clock())
     assert record is not None and record.direction == "outbound" and record.verdict == "pass"
     assert handle_message("{not json", outbound) is None
+
+
+@pytest.mark.parametrize("event", ["endpoints_list", "endpoints_put", "endpoints_delete", "responses_send"])
+def test_in_int_mode_endpoints_and_responses_need_a_bearer_token(
+    aws: Resolver, functions: dict[str, Any], monkeypatch: pytest.MonkeyPatch, event: str
+) -> None:
+    from functional.test_handlers_with_events import EVENT_FUNCTION, load_event
+
+    from tkw.services import get_services
+    from tkw.settings import get_settings
+
+    monkeypatch.setenv("AUTH_MODE", "int")
+    get_settings.cache_clear()
+    get_services.cache_clear()
+    try:
+        result = functions[EVENT_FUNCTION[event]].invoke(load_event(event))
+        assert result["statusCode"] == 401
+        body = json.loads(result["body"])
+        assert body["issue"][0]["details"]["coding"][0]["code"] == "SEND_UNAUTHORIZED"
+    finally:
+        get_settings.cache_clear()
+        get_services.cache_clear()
