@@ -194,13 +194,19 @@ def _emulator_root(url: str) -> str:
 
 
 def _http_json(
-    method: str, url: str, body: Any = None, token: str | None = None, timeout: float = 30
+    method: str,
+    url: str,
+    body: Any = None,
+    token: str | None = None,
+    timeout: float = 30,
+    extra_headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
     headers = {
         "Content-Type": "application/json",
         "X-Request-Id": str(uuid.uuid4()),
         "X-Correlation-Id": str(uuid.uuid4()),
+        **(extra_headers or {}),
     }
     if token:  # an emulator in int mode wants a bearer token on /tkw endpoints too
         headers["Authorization"] = f"Bearer {token}"

@@ -7,9 +7,6 @@ import base64
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
-import uuid
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -22,27 +19,12 @@ def _organisation(ods: str) -> str:
 
 
 def _call(args: argparse.Namespace, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    headers = {
-        "NHSD-End-User-Organisation": _organisation(args.ods),
-        "X-Request-Id": str(uuid.uuid4()),
-        "X-Correlation-Id": str(uuid.uuid4()),
-        "Content-Type": "application/json",
-    }
-    if args.token:
-        headers["Authorization"] = f"Bearer {args.token}"
-    data = json.dumps(body).encode() if body is not None else None
+    from tkw.cli import _http_json
+
     url = args.emulator.rstrip("/") + path
-    request = urllib.request.Request(url, data=data, method=method, headers=headers)  # noqa: S310 - the user's emulator
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            raw = response.read()
-            return int(response.status), json.loads(raw) if raw else None
-    except urllib.error.HTTPError as err:
-        raw = err.read()
-        try:
-            return err.code, json.loads(raw)
-        except ValueError:
-            return err.code, {"message": raw.decode("utf-8", "replace")[:500]}
+    return _http_json(
+        method, url, body, args.token, extra_headers={"NHSD-End-User-Organisation": _organisation(args.ods)}
+    )
 
 
 def _problem(status: int, body: Any) -> int:
