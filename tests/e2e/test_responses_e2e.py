@@ -232,6 +232,12 @@ def test_interim_then_full_arrive_in_order_linked_to_the_request(
     directions = {r["id"]: r["direction"] for r in listed}
     assert directions[links[0]["report_id"]] == directions[links[1]["report_id"]] == "outbound"
     assert directions[trigger] == "inbound"
+    outbound_only = local.request("GET", "/tkw/reports?direction=outbound", admin("R1001")).json["reports"]
+    assert sorted(r["id"] for r in outbound_only) == sorted(r["report_id"] for r in links)
+    inbound_only = local.request("GET", "/tkw/reports?direction=inbound", admin("R1001")).json["reports"]
+    assert [r["id"] for r in inbound_only] == [trigger]
+    wrong = local.request("GET", "/tkw/reports?direction=sideways", admin("R1001"))
+    assert wrong.status == 400 and wrong.json["issue"][0]["expression"] == ["direction"]
 
 
 def test_full_validation_response_has_the_valresp02_shape(

@@ -217,6 +217,12 @@ class S3ReportStore:
         if query.correlation_id is not None:
             filters.append("correlation_id = :correlation")
             values[":correlation"] = _s(query.correlation_id)
+        if query.direction is not None:
+            # Items written before outbound reports existed have no direction: they are inbound.
+            absent = "attribute_not_exists(#direction) OR " if query.direction == "inbound" else ""
+            filters.append(f"({absent}#direction = :direction)")
+            names["#direction"] = "direction"
+            values[":direction"] = _s(query.direction)
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
