@@ -14,20 +14,18 @@ import os
 import ssl
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from bars_support import DOS, ERROR_SYSTEM, ROOT, bars_headers, organisation
+from bars_support import DOS, ROOT, bars_headers, organisation
 from emulator_support import Emulator, HttpResult, free_port, start_emulator, stop_emulator
+from sender_stub import SenderStub
 from unit.receiver.receiver_stubs import RunningStub, serve
-from werkzeug.wrappers import Request, Response
 
 from tkw.receiver.tls import PkiFiles, generate_test_pki
 
@@ -35,62 +33,6 @@ LIVE_EXAMPLES = ROOT.parent / "shared" / "bars-spec" / "ig-examples-live"
 SENDER_SERVICE = "2222222222"  # VALREQ03's MessageHeader.source.endpoint: the 999 service sending
 EMULATED_SERVICE = "111111111"  # its destination: the CAS the emulator plays
 FULL, INTERIM, DNA, DNA_401 = "9658499147", "9658499155", "9658499163", "9658499171"
-
-
-@dataclass
-class Received:
-    path: str
-    headers: dict[str, str]
-    bundle: dict[str, Any]
-
-    def header(self, name: str) -> str | None:
-        return next((v for k, v in self.headers.items() if k.lower() == name.lower()), None)
-
-    def entries(self, kind: str) -> list[dict[str, Any]]:
-        return [e["resource"] for e in self.bundle["entry"] if e["resource"]["resourceType"] == kind]
-
-    @property
-    def message_header(self) -> dict[str, Any]:
-        return dict(self.bundle["entry"][0]["resource"])
-
-
-@dataclass
-class SenderStub:
-    """A sender's BaRS API: records messages; answers as its ``mode`` says (ok, error, slow)."""
-
-    received: list[Received] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-    slow_seconds: float = 3.0
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
-        request = Request(environ)
-        mode = request.path.strip("/").split("/")[0]
-        body = json.loads(request.get_data() or b"{}")
-        with self.lock:
-            self.received.append(Received(request.path, dict(request.headers.items()), body))
-        echo = {k: v for k, v in request.headers.items() if k.lower() in ("x-request-id", "x-correlation-id")}
-        if mode == "slow":
-            time.sleep(self.slow_seconds)
-        if mode == "error":
-            outcome = {
-                "resourceType": "OperationOutcome",
-                "issue": [
-                    {
-                        "severity": "error",
-                        "code": "exception",
-                        "details": {"coding": [{"system": ERROR_SYSTEM, "code": "REC_SERVER_ERROR"}]},
-                        "diagnostics": "the stub fails on purpose",
-                    }
-                ],
-            }
-            response = Response(json.dumps(outcome), 500, content_type="application/fhir+json", headers=echo)
-        else:
-            response = Response(json.dumps(body), 200, content_type="application/fhir+json", headers=echo)
-        return response(environ, start_response)
-
-    def of(self, path_prefix: str) -> list[Received]:
-        with self.lock:
-            return [r for r in self.received if r.path.startswith(path_prefix)]
 
 
 @pytest.fixture(scope="module")

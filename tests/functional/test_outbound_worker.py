@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 from bars_support import organisation
+from sender_stub import SenderStub
 from unit.outbound.test_response_messages import REQUEST_HEADERS, request_bundle
-from unit.receiver.receiver_stubs import RunningStub, compliant_app, serve
+from unit.receiver.receiver_stubs import RunningStub, serve
 
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest
@@ -29,7 +30,7 @@ def outbound(aws: Resolver) -> OutboundServices:
 
 @pytest.fixture
 def receiver() -> Iterator[RunningStub]:
-    with serve(compliant_app()) as stub:
+    with serve(SenderStub()) as stub:
         yield stub
 
 

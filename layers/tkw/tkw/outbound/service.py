@@ -49,6 +49,7 @@ from tkw.outbound.messages import (
 )
 from tkw.receiver.builder import PreparedRequest
 from tkw.receiver.checks import judge
+from tkw.receiver.models import CheckResult
 from tkw.receiver.safety import AddressGuard
 from tkw.receiver.suite import Expect
 from tkw.receiver.transport import Answer, Transport, TransportError
@@ -72,16 +73,24 @@ logger = Logger(child=True)
 # A BaRS receiver accepts a response message with 200 and the message Bundle, as for any message
 # (the receiver suite's "validation-response" test expects the same).
 EXPECTED_ANSWER = Expect(status=200, resource_type="Bundle", bundle_type="message")
-# An error answer is still judged for its shape: an OperationOutcome with the BaRS code of its status.
-BARS_CODE_OF_STATUS = {status: code for code, status in ERROR_STATUS.items()}
-
-
-def expected_answer(status: int) -> Expect:
-    if status < 400:
-        return EXPECTED_ANSWER
-    code = BARS_CODE_OF_STATUS.get(status, "REC_SERVER_ERROR" if status >= 500 else "REC_BAD_REQUEST")
-    return Expect(status=200, resource_type="OperationOutcome", bars_code=code)
 MAX_RESPONSE_MS = 5000
+# An error answer is judged for its shape instead: an OperationOutcome with the BaRS code of its status.
+BARS_CODE_OF_STATUS = {status: code for code, status in ERROR_STATUS.items()}
+MESSAGE_CHECKS = frozenset({"resource-type", "bundle-type"})
+OUTCOME_CHECKS = frozenset({"outcome-shape", "bars-code", "issue-code"})
+
+
+def judge_answer(request: PreparedRequest, answer: Answer) -> list[CheckResult]:
+    """The receiver runs' checks: 200 and the message Bundle; an error is still checked for its shape."""
+    checks = judge(EXPECTED_ANSWER, request, answer, {}, MAX_RESPONSE_MS).checks
+    if answer.status < 400:
+        return checks
+    code = BARS_CODE_OF_STATUS.get(answer.status, "REC_SERVER_ERROR" if answer.status >= 500 else "REC_BAD_REQUEST")
+    refusal = Expect(status=answer.status, resource_type="OperationOutcome", bars_code=code)
+    shape = judge(refusal, request, answer, {}, MAX_RESPONSE_MS).checks
+    return [c for c in checks if c.id not in MESSAGE_CHECKS] + [c for c in shape if c.id in OUTCOME_CHECKS]
+
+
 # SQS takes 256 KB per message; the request Bundle travels in it.
 MAX_QUEUED_BUNDLE_BYTES = 200 * 1024
 # Network failures worth another attempt: nothing (or nothing complete) reached the sender.
@@ -301,7 +310,7 @@ def _findings(delivery: Delivery, step: SendStep) -> list[Finding]:
     prepared = PreparedRequest(
         test_id=step.kind, method="POST", url=delivery.url or "", headers=delivery.message.headers
     )
-    judgement = judge(expected_answer(delivery.answer.status), prepared, delivery.answer, {}, MAX_RESPONSE_MS)
+    checks = judge_answer(prepared, delivery.answer)
     delivered = Finding(
         id="outbound.delivery",
         category="delivery",
@@ -321,7 +330,7 @@ def _findings(delivery: Delivery, step: SendStep) -> list[Finding]:
             message=check.message,
             location="response",
         )
-        for check in judgement.checks
+        for check in checks
     ]
 
 

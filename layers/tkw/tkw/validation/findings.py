@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 
 Severity = Literal["error", "warning", "info"]
 # delivery: how a sender's endpoint answered a response the emulator sent it.
-Category = Literal["headers", "structure", "message", "query", "delivery"]
+Category = Literal["headers", "structure", "message", "query", "application", "delivery"]
 Verdict = Literal["pass", "fail", "warnings"]
 
 # The BaRS error a conforming receiver answers with for most request faults (BARS-API.md §5.2).
