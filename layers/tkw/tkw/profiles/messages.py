@@ -218,6 +218,7 @@ def validate_body(body: Any) -> ProfileReport:
                         "the resource is validated against the profiles that are",
                         profile=url,
                         found=url,
+                        resource=f"{expr} ({resource['resourceType']})",
                     )
                 )
             report.applied.append((expr, profiles))

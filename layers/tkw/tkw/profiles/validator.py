@@ -45,6 +45,7 @@ class ProfileIssue:
     element: str = ""  # element id in that profile
     expected: str = ""
     found: str = ""
+    resource: str = ""  # which resource of the message, e.g. "Bundle.entry[3].resource (ServiceRequest)"
 
 
 def _show(value: Any, limit: int = 120) -> str:
@@ -96,6 +97,7 @@ class Walk:
         self.references = references
         self.profile = profile
         self.issues: list[ProfileIssue] = []
+        self.resource_label = ""
 
     def _is_resource_type(self, type_code: str) -> bool:
         return type_code in ("Resource", "DomainResource") or type_code in self.conf.resource_types
@@ -125,6 +127,7 @@ class Walk:
                 element=element.id if element else "",
                 expected=_show(expected) if expected != "" else "",
                 found=_show(found) if found != "" else "",
+                resource=self.resource_label,
             )
         )
 
@@ -132,6 +135,7 @@ class Walk:
 
     def run(self, expression: str) -> list[ProfileIssue]:
         resource_type = self.resource.get("resourceType")
+        self.resource_label = f"{expression} ({resource_type})"
         if resource_type != self.profile.type:
             self._add(
                 "error", "structure", "profile-type", expression,
