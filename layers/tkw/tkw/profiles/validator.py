@@ -47,6 +47,15 @@ class ProfileIssue:
     found: str = ""
     resource: str = ""  # which resource of the message, e.g. "Bundle.entry[3].resource (ServiceRequest)"
 
+    def describe(self) -> str:
+        """The message with what was expected and found, and the rule's profile and element."""
+        text = self.message.rstrip(".")
+        if self.expected or self.found:
+            text += f"; expected {self.expected or 'see the rule'}, found {self.found or 'nothing'}"
+        if self.profile:
+            text += f" (profile {self.profile}" + (f", element {self.element})" if self.element else ")")
+        return text + "."
+
 
 def _show(value: Any, limit: int = 120) -> str:
     text = value if isinstance(value, str) else json.dumps(value, separators=(",", ":"), sort_keys=True)

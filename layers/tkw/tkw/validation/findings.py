@@ -19,6 +19,8 @@ Verdict = Literal["pass", "fail", "warnings"]
 
 # The BaRS error a conforming receiver answers with for most request faults (BARS-API.md §5.2).
 DEFAULT_BARS_CODE = "REC_BAD_REQUEST"
+# The finding every profile-validated report carries, naming the FHIR package versions used.
+PROFILE_PACKAGES_CHECK = "profile.packages"
 
 
 class Finding(BaseModel):

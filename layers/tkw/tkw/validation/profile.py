@@ -11,28 +11,18 @@ import logging
 from typing import Any
 
 from tkw.profiles import ProfileIssue, validate_body
-from tkw.validation.findings import Finding, Severity
+from tkw.validation.findings import PROFILE_PACKAGES_CHECK, Finding, Severity
 
 logger = logging.getLogger(__name__)
 
 _SEVERITY: dict[str, Severity] = {"error": "error", "warning": "warning", "information": "info"}
-PACKAGES_CHECK = "profile.packages"
 # Profile validation reads every element; past this many entries a Bundle is not profiled (the
 # structure checks still run), so an oversized message cannot hold a worker for seconds.
 MAX_PROFILED_ENTRIES = 1000
 
 
-def _message(issue: ProfileIssue) -> str:
-    text = issue.message.rstrip(".")
-    if issue.expected or issue.found:
-        text += f"; expected {issue.expected or 'see the rule'}, found {issue.found or 'nothing'}"
-    if issue.profile:
-        text += f" (profile {issue.profile}" + (f", element {issue.element})" if issue.element else ")")
-    return text + "."
-
-
 def _finding(issue: ProfileIssue, *, suppressed_because: str | None = None) -> Finding:
-    message = _message(issue)
+    message = issue.describe()
     if suppressed_because is not None:
         message = f"Known quirk, not counted: {message} Why: {suppressed_because.strip()}"
     return Finding(
@@ -99,7 +89,7 @@ def profile_findings(body: Any) -> list[Finding]:
         )
     findings.append(
         Finding(
-            id=PACKAGES_CHECK,
+            id=PROFILE_PACKAGES_CHECK,
             category="profile",
             severity="info",
             passed=True,
