@@ -40,28 +40,41 @@ class ElementDef:
     is_choice: bool = False
     json_name: str = ""  # the JSON property: "event" for "event[x]"
     type_codes: list[str] = field(default_factory=list)
+    profiles: tuple[str, ...] = ()  # type profiles (e.g. an extension's definition)
+    targets: tuple[str, ...] = ()  # target profiles of a Reference
+    _named: dict[str, ElementDef | None] | None = None  # JSON property -> child, filled as met
 
     def __post_init__(self) -> None:
         self.is_choice = self.name.endswith("[x]")
         self.json_name = self.name[:-3] if self.is_choice else self.name
         self.type_codes = [t["code"] for t in self.types]
+        self.profiles = tuple(p for t in self.types for p in t.get("profile", []))
+        self.targets = tuple(p for t in self.types for p in t.get("targetProfile", []))
 
     def child_named(self, key: str) -> ElementDef | None:
         """The child definition of a JSON property (``valueQuantity`` -> ``value[x]``; ``_status`` -> ``status``)."""
+        if self._named is None:
+            self._named = {}
+        if key in self._named:
+            return self._named[key]
         name = key[1:] if key.startswith("_") else key
+        found = None
         for child in self.children:
             json_name = child.json_name
             if name == json_name and not child.is_choice:
-                return child
+                found = child
+                break
             if child.is_choice and name.startswith(json_name) and name[len(json_name) : len(json_name) + 1].isupper():
-                return child
-        return None
+                found = child
+                break
+        self._named[key] = found
+        return found
 
-    def type_profiles(self) -> list[str]:
-        return [p for t in self.types for p in t.get("profile", [])]
+    def type_profiles(self) -> tuple[str, ...]:
+        return self.profiles
 
-    def target_profiles(self) -> list[str]:
-        return [p for t in self.types for p in t.get("targetProfile", [])]
+    def target_profiles(self) -> tuple[str, ...]:
+        return self.targets
 
 
 def _value_key(raw: dict[str, Any], prefix: str) -> tuple[str, Any] | None:

@@ -165,7 +165,7 @@ class Walk:
 
     def _fallback(self, element: ElementDef, type_code: str, url: str | None) -> Profile | None:
         """The definition to walk when the profile does not expand this element's children."""
-        key = (type_code, url, tuple(element.type_profiles()))
+        key = (type_code, url, element.profiles)
         if key not in _FALLBACKS:
             _FALLBACKS[key] = self._find_fallback(element, type_code, url)
         return _FALLBACKS[key]
