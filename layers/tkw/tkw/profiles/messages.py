@@ -189,9 +189,10 @@ def _profiles_for(
     return (kept or [FHIR_CORE + resource_type]), unknown
 
 
-def validate_body(body: Any) -> ProfileReport:
-    """Profile-validate a FHIR JSON body (a message Bundle, a searchset, or one resource)."""
-    conf = conformance()
+def validate_body(body: Any, conf: Conformance | None = None) -> ProfileReport:
+    """Profile-validate a FHIR JSON body (a message Bundle, a searchset, or one resource), against
+    the shipped packages unless ``conf`` names others."""
+    conf = conf or conformance()
     report = ProfileReport(packages=conf.versions)
     if not isinstance(body, dict) or not isinstance(body.get("resourceType"), str):
         return report
