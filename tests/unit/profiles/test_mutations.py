@@ -232,10 +232,19 @@ def test_an_extensible_binding_not_met_is_a_warning() -> None:
 
 
 def test_a_snomed_binding_is_reported_as_not_checkable_offline() -> None:
-    report = validate_body(message(REFERRAL))
+    bundle = message(REFERRAL)
+    i, allergy = entry_of(bundle, "AllergyIntolerance")
+    allergy["reaction"] *= 3  # the same SNOMED CT binding met three times
+    report = validate_body(bundle)
     unchecked = [i for i in report.issues if i.rule == "binding-unchecked"]
     assert unchecked and all(i.severity == "information" for i in unchecked)
     assert any("snomed" in i.message.lower() for i in unchecked)
+    # The same binding met at many places is one note that counts the others.
+    keys = [(i.profile, i.element, i.expected) for i in unchecked]
+    assert len(keys) == len(set(keys))
+    (folded,) = [u for u in unchecked if u.element == "AllergyIntolerance.reaction.manifestation"]
+    assert folded.expression == f"Bundle.entry[{i}].resource.reaction[0].manifestation[0]"
+    assert "also at 2 more" in folded.message
 
 
 def test_an_unknown_claimed_profile_is_a_warning_that_says_so() -> None:

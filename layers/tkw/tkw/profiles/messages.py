@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any
@@ -232,8 +232,11 @@ def validate_body(body: Any, conf: Conformance | None = None) -> ProfileReport:
 
 
 def _collapse(found: list[ProfileIssue], report: ProfileReport) -> None:
-    """Drop exact repeats (the same place and rule seen through two profiles) and set quirks aside."""
+    """Drop exact repeats (the same place and rule seen through two profiles), fold notes that repeat
+    at many places (a SNOMED CT binding on every coding) into one, and set known quirks aside."""
     seen: set[tuple[str, str, str, str]] = set()
+    kept: list[ProfileIssue] = []
+    notes: dict[tuple[str, str, str, str], list[ProfileIssue]] = {}
     for issue in sorted(found, key=lambda i: _SEVERITY_ORDER[i.severity]):
         key = (issue.severity, issue.rule, issue.expression, issue.message)
         if key in seen:
@@ -242,5 +245,14 @@ def _collapse(found: list[ProfileIssue], report: ProfileReport) -> None:
         quirk = next((q for q in quirks() if q.matches(issue)), None)
         if quirk is not None:
             report.suppressed.append((issue, quirk.reason))
+        elif issue.severity == "information":
+            notes.setdefault((issue.rule, issue.profile, issue.element, issue.expected), []).append(issue)
         else:
-            report.issues.append(issue)
+            kept.append(issue)
+    for same in notes.values():
+        first = same[0]
+        if len(same) > 1:
+            others = ", ".join(i.expression for i in same[1:4]) + (", …" if len(same) > 4 else "")
+            first = replace(first, message=f"{first.message} (also at {len(same) - 1} more: {others})")
+        kept.append(first)
+    report.issues.extend(kept)

@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from tkw.profiles import ProfileIssue, validate_body
+from tkw.validation.engine import capped
 from tkw.validation.findings import PROFILE_PACKAGES_CHECK, Finding, Severity
 
 logger = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ def profile_findings(body: Any) -> list[Finding]:
                 issue_code="exception",
             )
         ]
-    findings = [_finding(issue) for issue in report.issues]
+    findings = capped([_finding(issue) for issue in report.issues])
     findings += [_finding(issue, suppressed_because=reason) for issue, reason in report.suppressed]
     for expression, profiles in report.applied:
         findings.append(
