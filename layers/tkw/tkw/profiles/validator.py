@@ -254,19 +254,10 @@ class Walk:
                     items.append((type_name, value, exts[i] if i < len(exts) else None, f"{child.name}[{i}]"))
             else:
                 items.append((type_name, raw, ext, child.name))
-        count = len(items)
-        where = f"{expr}.{child.json_name}"
-        if count < child.min:
-            self._add("error", "required", "cardinality", where,
-                      f"{child.path} is required: minimum {child.min}, found {count}",
-                      child, profile, f"min {child.min}", count)
-        if child.max is not None and count > child.max:
-            self._add("error", "structure", "cardinality", where,
-                      f"{child.path} allows at most {child.max}, found {count}",
-                      child, profile, f"max {child.max}", count)
+        self._cardinality(len(items), child, profile, f"{expr}.{child.json_name}", "cardinality", child.path)
         if not items:
             return
-        assigned: list[ElementDef | None] = [None] * count
+        assigned: list[ElementDef | None] = [None] * len(items)
         if child.slices:
             assigned = self._slice(items, profile, child, expr)
         for (type_name, value, ext, key), slice_def in zip(items, assigned, strict=True):
@@ -456,17 +447,22 @@ class Walk:
                           f"{', '.join(s.slice_name or '' for s in base.slices)}; this item matches none",
                           base, profile, ", ".join(s.slice_name or "" for s in base.slices), value)
         for slice_def in base.slices:
-            count = sum(1 for a in assigned if a is slice_def)
-            where = f"{expr}.{base.json_name}:{slice_def.slice_name}"
-            if count < slice_def.min:
-                self._add("error", "required", "slice-cardinality", where,
-                          f"Slice {slice_def.slice_name} of {base.path}: minimum {slice_def.min}, found {count}",
-                          slice_def, profile, f"min {slice_def.min}", count)
-            if slice_def.max is not None and count > slice_def.max:
-                self._add("error", "structure", "slice-cardinality", where,
-                          f"Slice {slice_def.slice_name} of {base.path}: at most {slice_def.max}, found {count}",
-                          slice_def, profile, f"max {slice_def.max}", count)
+            self._cardinality(
+                sum(1 for a in assigned if a is slice_def), slice_def, profile,
+                f"{expr}.{base.json_name}:{slice_def.slice_name}", "slice-cardinality",
+                f"Slice {slice_def.slice_name} of {base.path}",
+            )
         return assigned
+
+    def _cardinality(
+        self, count: int, element: ElementDef, profile: Profile, where: str, rule: str, what: str
+    ) -> None:
+        if count < element.min:
+            self._add("error", "required", rule, where, f"{what} is required: minimum {element.min}, found {count}",
+                      element, profile, f"min {element.min}", count)
+        if element.max is not None and count > element.max:
+            self._add("error", "structure", rule, where, f"{what} allows at most {element.max}, found {count}",
+                      element, profile, f"max {element.max}", count)
 
     def _sub_definition(self, profile: Profile, element: ElementDef, path: list[str]) -> tuple[Profile, ElementDef]:
         current_profile, current = profile, element
