@@ -142,7 +142,8 @@ def _validate(exchange: Exchange, organisation: str | None) -> list[Finding]:
 def _profile(exchange: Exchange) -> list[Finding]:
     """Profile findings on the message (or resource) the sender sent; none for a body that is not one.
 
-    The sender's answer never waits for this outside strict mode: it runs where the report is built.
+    Outside strict mode this runs where the report is built, once the answer is made and cannot
+    change; the report worker will take it (with the report) off the request path entirely.
     """
     body = exchange.bundle
     if exchange.operation is Operation.PROCESS_MESSAGE:
