@@ -289,3 +289,16 @@ def test_known_quirks_are_set_aside_with_their_reason() -> None:
 def test_every_report_names_the_package_versions() -> None:
     report = validate_body(message(BOOKING))
     assert "uk.nhsdigital.bars.r4#" in report.packages and "hl7.fhir.r4.core#4.0.1" in report.packages
+
+
+def test_an_extension_with_neither_value_nor_extensions_breaks_ext_1() -> None:
+    bundle = message(REFERRAL)
+    i, patient = entry_of(bundle, "Patient")
+    j, ethnic = next((j, e) for j, e in enumerate(patient["extension"]) if e["url"].endswith("EthnicCategory"))
+    ethnic.pop("valueCodeableConcept")
+    report = validate_body(bundle)
+    where = f"Bundle.entry[{i}].resource.extension[{j}]"
+    assert _failures(report.issues, where, "invariant:ext-1")
+    # The extension's own definition requires its value too.
+    (missing,) = _failures(report.issues, where + ".value", "cardinality")
+    assert missing.profile == "https://fhir.hl7.org.uk/StructureDefinition/Extension-UKCore-EthnicCategory"

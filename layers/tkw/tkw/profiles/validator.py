@@ -196,8 +196,8 @@ class Walk:
             generic = target.url == "http://hl7.org/fhir/StructureDefinition/Extension"
             if type_code == "Extension" and url and generic and not element.type_profiles():
                 self._add("warning", "structure", "extension-unknown", expr,
-                              f"The extension {url} is not defined in the shipped packages, so its content "
-                              "cannot be checked", element, profile, found=url)
+                          f"The extension {url} is not defined in the shipped packages, so its content "
+                          "cannot be checked", element, profile, found=url)
             self._invariants(node, target, target.root, expr, type_code, run_keys)
             self._walk_children(node, target, target.root, self._children_of(target, target.root), expr, type_code)
             return
@@ -219,9 +219,9 @@ class Walk:
         holder = element
         if element.content_reference:
             holder = profile.element(element.content_reference.split("#", 1)[-1]) or element
-        if type_code == "Extension" and "extension" in node and any(k.startswith("value") for k in node):
+        if type_code == "Extension" and ("extension" in node) == any(k.startswith("value") for k in node):
             self._add("error", "invariant", "invariant:ext-1", expr,
-                      "An extension must have either extensions or a value[x], not both (ext-1)",
+                      "An extension must have either extensions or a value[x], not both and not neither (ext-1)",
                       element, profile)
         present: set[str] = set()
         at_root = element is profile.root and profile.kind == "resource"
