@@ -9,6 +9,7 @@ shipped terminology, which a context variable carries for the duration of one va
 from __future__ import annotations
 
 import contextvars
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -124,8 +125,33 @@ def compiled(expression: str) -> Callable[..., list[Any]]:
     return fhirpathpy.compile(expression, model=_R4_MODEL, options=_OPTIONS)
 
 
+_VACUOUS = re.compile(r"^([a-z][A-Za-z]*)\.(empty\(\) or |exists\(\) implies )")
+
+
+@cache
+def _vacuous_when_absent(expression: str) -> str | None:
+    """``X`` for ``X.empty() or …`` and ``X.exists() implies …``: true whenever the node has no X.
+    (``implies`` binds loosest, so an ``or`` form with an ``implies`` or ``xor`` anywhere is left alone.)"""
+    found = _VACUOUS.match(expression)
+    if found is None:
+        return None
+    if found.group(2).startswith("empty") and (" implies " in expression or " xor " in expression):
+        return None
+    return found.group(1)
+
+
+def _absent(node: dict[str, Any], name: str) -> bool:
+    return not any(
+        key == name or key == "_" + name or (key.startswith(name) and key[len(name) : len(name) + 1].isupper())
+        for key in node
+    )
+
+
 def holds(expression: str, node: Any, type_name: str, resource: dict[str, Any], root: dict[str, Any]) -> bool | None:
     """True/False: the invariant's verdict on ``node``; None: it could not be evaluated."""
+    subject = _vacuous_when_absent(expression)
+    if subject is not None and isinstance(node, dict) and _absent(node, subject):
+        return True  # the invariant constrains an element the node does not have
     native = NATIVE.get(expression)
     if native is not None and isinstance(node, dict):
         verdict = native(node, resource, root)
