@@ -82,3 +82,16 @@ def test_the_ig_messages_are_clean() -> None:
         if name in _documented():
             continue
         assert validate_body(_load(path)).errors == [], name
+
+
+def test_every_known_quirk_has_a_reason_and_is_met_in_the_official_messages() -> None:
+    from tkw.profiles.messages import quirks
+
+    ig = [p for n, p in EXAMPLES if n.startswith(("ig-examples/examples/", "ig-examples-live/"))]
+    used: set[str] = set()
+    for path in ig:
+        for _issue, reason in validate_body(_load(path)).suppressed:
+            used.add(reason)
+    for quirk in quirks():
+        assert len(quirk.reason.split()) > 5, quirk
+        assert quirk.reason in used, f"no official message needs the quirk {quirk.rule} any more"
