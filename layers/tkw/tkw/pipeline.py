@@ -7,6 +7,7 @@ before any receiver (scenario) logic runs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -64,12 +65,15 @@ def handle(operation: Operation, request: ApiRequest, services: Services | None 
 
         report_id, organisation = new_report_id(), report_organisation(request)
     findings: list[Finding] | None = None
+    profiled = False  # profile validation done (strict mode does it before answering)
     try:
         _admit(exchange)
         findings = _validate(exchange, organisation)
         if services.settings.strict_mode:
             from tkw.validation import strict_mode_error
 
+            findings += _profile(exchange)
+            profiled = True
             strict_error = strict_mode_error(findings)
             if strict_error is not None:
                 exchange.notes["scenario"] = "strict-mode"
@@ -94,6 +98,8 @@ def handle(operation: Operation, request: ApiRequest, services: Services | None 
     if reporting and report_id is not None and organisation is not None:
         if findings is None:  # refused before validation: the report still says what was wrong
             findings = _validate(exchange, organisation)
+        if not profiled:  # where the report is produced, after the sender's answer is made
+            findings = findings + _profile(exchange)
         response.headers["TKW-Report-Id"] = report_id
         responses = _queue_responses(exchange, response, report_id, organisation)
         _record(exchange, response, findings, report_id, organisation, responses)
@@ -153,6 +159,25 @@ def _validate(exchange: Exchange, organisation: str | None) -> list[Finding]:
     except Exception:
         logger.exception("Validation failed unexpectedly")
         return []
+
+
+def _profile(exchange: Exchange) -> list[Finding]:
+    """Profile findings on the message (or resource) the sender sent; none for a body that is not one.
+
+    Outside strict mode this runs where the report is built, once the answer is made and cannot
+    change; the report worker will take it (with the report) off the request path entirely.
+    """
+    body = exchange.bundle
+    if exchange.operation is Operation.PROCESS_MESSAGE:
+        pass  # only a body that passed the proxy's parsing (exchange.bundle) is a message to profile
+    elif exchange.request.method in ("POST", "PUT") and exchange.request.body:
+        try:
+            body = json.loads(exchange.request.body)
+        except (ValueError, RecursionError):
+            return []  # the structure checks already say why
+    from tkw.validation.profile import profile_findings
+
+    return profile_findings(body)
 
 
 def _record(
