@@ -25,6 +25,7 @@ from tkw.routes import Operation, allowed_methods, find_route
 from tkw.services import Services, get_services
 
 if TYPE_CHECKING:
+    from tkw.reports.model import ResponseLink
     from tkw.scenarios.classify import Classification
     from tkw.validation import Finding
 
@@ -100,8 +101,29 @@ def handle(operation: Operation, request: ApiRequest, services: Services | None 
         if not profiled:  # where the report is produced, after the sender's answer is made
             findings = findings + _profile(exchange)
         response.headers["TKW-Report-Id"] = report_id
-        _record(exchange, response, findings, report_id, organisation)
+        responses = _queue_responses(exchange, response, report_id, organisation)
+        _record(exchange, response, findings, report_id, organisation, responses)
     return response
+
+
+def _queue_responses(
+    exchange: Exchange, response: ApiResponse, report_id: str, organisation: str
+) -> list[ResponseLink]:
+    """A Response sentinel queues the emulator's async responses to the sender (after the answer)."""
+    if exchange.bundle is None:
+        return []
+    from tkw.outbound.messages import load_table, nhs_number_of
+
+    if load_table().trigger_for(nhs_number_of(exchange.bundle)) is None:
+        return []  # the common case: no sentinel, nothing more to import
+    from tkw.outbound.service import queue_triggered_responses
+
+    headers = {name: values[0] for name, values in exchange.request.headers.items() if values}
+    try:
+        return queue_triggered_responses(exchange.bundle, headers, response.status, report_id, organisation)
+    except Exception:  # never the sender's problem: its answer is already decided
+        logger.exception("Queueing the triggered responses failed", extra={"report_id": report_id})
+        return []
 
 
 def _validate(exchange: Exchange, organisation: str | None) -> list[Finding]:
@@ -159,7 +181,12 @@ def _profile(exchange: Exchange) -> list[Finding]:
 
 
 def _record(
-    exchange: Exchange, response: ApiResponse, findings: list[Finding], report_id: str, organisation: str
+    exchange: Exchange,
+    response: ApiResponse,
+    findings: list[Finding],
+    report_id: str,
+    organisation: str,
+    responses: list[ResponseLink] | None = None,
 ) -> None:
     """Store the exchange's report. A storage failure is logged and counted, never the sender's problem."""
     from tkw.reports import build_report, save_report
@@ -176,6 +203,7 @@ def _record(
             report_id=report_id,
             # The emulator's clock, not API Gateway's request time: retention counts from storage.
             time=datetime.fromtimestamp(exchange.services.clock(), UTC),
+            responses=responses or [],
         )
         save_report(exchange.services.reports, record)
     except Exception:

@@ -202,6 +202,19 @@ def _exchange(record: ReportRecord) -> str:
     )
 
 
+def _responses(record: ReportRecord) -> str:
+    """The responses this request triggered, each linked to its own (outbound) report."""
+    if not record.responses:
+        return ""
+    items = "".join(
+        f'<li class="response {e(r.status)}"><strong>{e(r.title)}</strong>: {e(r.status)}. {e(r.summary)}'
+        + (f' <a href="{e(r.report_id)}?format=html">Report {e(r.report_id)}</a>' if r.report_id else "")
+        + "</li>"
+        for r in sorted(record.responses, key=lambda r: r.step)
+    )
+    return f'<section id="responses"><h2>Responses sent to your endpoint</h2><ol>{items}</ol></section>'
+
+
 def _packages(record: ReportRecord) -> str:
     """The FHIR package versions the profile findings come from (every report names them)."""
     named = next((f.message for f in record.findings if f.id == PROFILE_PACKAGES_CHECK), "")
@@ -234,13 +247,21 @@ def render_report(record: ReportRecord) -> str:
             ("Judged against", _judged(record)),
             ("X-Request-Id", record.request_id),
             ("X-Correlation-Id", record.correlation_id),
+            *(
+                (
+                    ("Direction", "outbound: a response the emulator sent to your endpoint"),
+                    ("Triggered by report", record.trigger_report_id),
+                )
+                if record.direction == "outbound"
+                else ()
+            ),
         )
     )
     body = (
         f'<header class="top {record.verdict}">'
         f'<h1>Validation report: <span class="verdict {record.verdict}">{e(label)}</span></h1>'
         f"{_counts(record)}{facts}</header>\n"
-        f"<main>{nothing_wrong}"
+        f"<main>{_responses(record)}{nothing_wrong}"
         + "".join(_findings_section(s, by_severity[s]) for s in ("error", "warning", "info"))
         + passed_block
         + _exchange(record)

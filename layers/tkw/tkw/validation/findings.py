@@ -14,7 +14,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 Severity = Literal["error", "warning", "info"]
-Category = Literal["headers", "structure", "message", "query", "application", "profile"]
+# delivery: how a sender's endpoint answered a response the emulator sent it.
+Category = Literal["headers", "structure", "message", "query", "application", "profile", "delivery"]
 Verdict = Literal["pass", "fail", "warnings"]
 
 # The BaRS error a conforming receiver answers with for most request faults (BARS-API.md §5.2).
