@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
+
+# Which edition of the TKW guide's scenario table decides where the two disagree: `live` (the live
+# implementation guide's TKW page, what suppliers follow today) or `beta` (guide v1.0.0-beta).
+Edition = Literal["live", "beta"]
+EDITIONS: tuple[Edition, ...] = get_args(Edition)
 
 
 class Settings(BaseModel):
@@ -21,6 +26,10 @@ class Settings(BaseModel):
     # Reports are written for every BaRS call unless switched off (benchmarks compare both).
     reports_enabled: bool = True
     allow_private_receivers: bool = False
+    tkw_edition: Edition = "live"
+    # A well-formed NHSD-Target-Identifier outside the emulated Endpoint Catalogue: `reject` answers
+    # 404 PROXY_NOT_FOUND as the live proxy does; `accept` routes it to TKW's "any other" answers.
+    unknown_targets: Literal["reject", "accept"] = "reject"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -40,6 +49,8 @@ class Settings(BaseModel):
             report_retention_days=int(e.get("REPORT_RETENTION_DAYS") or 30),
             reports_enabled=flag("REPORTS_ENABLED", True),
             allow_private_receivers=flag("ALLOW_PRIVATE_RECEIVERS", False),
+            tkw_edition=(e.get("TKW_EDITION") or "live").strip().lower(),  # type: ignore[arg-type]
+            unknown_targets=(e.get("UNKNOWN_TARGETS") or "reject").strip().lower(),  # type: ignore[arg-type]
         )
 
 
