@@ -16,6 +16,7 @@ FIXTURES = ROOT / "tests" / "fixtures"
 SPEC = FIXTURES / "bars-spec"
 EXAMPLES = SPEC / "examples"
 IG_EXAMPLES = SPEC / "ig-examples" / "examples"
+IG_LIVE_EXAMPLES = SPEC / "ig-examples-live"  # the live IG's examples (Applications 5 and 6 among them)
 BASE = "/booking-and-referral/FHIR/R4"
 DOS = "https://fhir.nhs.uk/Id/dos-service-id"
 ODS = "https://fhir.nhs.uk/Id/ods-organization-code"
@@ -65,6 +66,13 @@ def ig_example(name_prefix: str) -> Any:
     """A fresh copy of an IG example bundle by its prefix, e.g. ``ig_example("BOOKREQ01")``."""
     matches = sorted(IG_EXAMPLES.glob(f"{name_prefix}*.json"))
     assert matches, f"no IG example starting {name_prefix}"
+    return copy.deepcopy(_load(matches[0]))
+
+
+def ig_live_example(name_prefix: str) -> Any:
+    """A fresh copy of a live-IG example bundle by its prefix, e.g. ``ig_live_example("REFREQ03")``."""
+    matches = sorted(IG_LIVE_EXAMPLES.glob(f"{name_prefix}*.json"))
+    assert matches, f"no live IG example starting {name_prefix}"
     return copy.deepcopy(_load(matches[0]))
 
 

@@ -99,7 +99,7 @@ def test_unknown_path_is_404_and_wrong_method_405(emulator: Emulator) -> None:
     wrong = emulator.bars("DELETE", "/$process-message", bars_headers())
     assert wrong.status == 405
     assert wrong.header("Allow") == "POST"
-    assert_outcome(wrong.json, "SEND_METHOD_NOT_ALLOWED", "not-supported")
+    assert_outcome(wrong.json, "REC_METHOD_NOT_ALLOWED", "not-supported")
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""Every row of the TKW guide's scenario table through ``tkw.pipeline.handle`` (proxy checks included).
+"""Every row of the beta TKW guide's scenario table through ``tkw.pipeline.handle`` (proxy checks
+included), with ``TKW_EDITION=beta`` (the live page's rows: ``test_tkw_editions_pipeline.py``).
 
 Inputs are the official and IG example payloads, with the sentinel patient swapped in; every response
 is validated with fhir.resources R4B. ``covers(...)`` records which rows a test exercises, and a final
@@ -28,7 +29,7 @@ from tkw.stateful import InMemoryStateStore
 @pytest.fixture(autouse=True)
 def in_memory_state(monkeypatch: pytest.MonkeyPatch) -> None:
     """The stateful store behind its protocol, in memory: reads of unknown ids consult it."""
-    services = Services(settings=Settings())
+    services = Services(settings=Settings(tkw_edition="beta"))
     services.state = InMemoryStateStore()
     monkeypatch.setattr("tkw.pipeline.get_services", lambda: services)
 
@@ -53,7 +54,7 @@ def covers(*scenario_ids: str) -> Callable[[F], F]:
 @pytest.fixture
 def answered(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """The ids of the scenario rows that answered, in order."""
-    engine = get_engine()
+    engine = get_engine("beta")
     seen: list[str] = []
     original = engine.respond
 
@@ -225,8 +226,8 @@ def supported(statement: dict[str, Any], mode: str) -> set[str]:
             "servicerequest-response-validation-interim",
             "servicerequest-request-validation",
         ),
-        ("2000099999", "cs-any-other", "servicerequest-request-validation", None),
-        ("NHS0001", "cs-any-other", "booking-request", None),
+        # A catalogued service without an answer of its own (the live page's UserTest DoS TKW 5).
+        ("2000093816", "cs-any-other", "servicerequest-request-validation", None),
     ],
 )
 def test_capability_statement_by_target(
@@ -245,7 +246,7 @@ def test_capability_statement_by_target(
 
 
 def test_the_five_capability_statements_differ() -> None:
-    bodies = [metadata(t).body for t in ("2000011147", "2000076289", "2000094704", "2000011149", "2000099999")]
+    bodies = [metadata(t).body for t in ("2000011147", "2000076289", "2000094704", "2000011149", "2000093816")]
     assert len({b["id"] for b in bodies}) == 5
     assert len({json.dumps(b["messaging"], sort_keys=True) for b in bodies}) == 5
 
@@ -374,8 +375,8 @@ def test_free_slots(answered: list[str]) -> None:
     assert answered == ["slots-free"]
 
 
-def test_status_defaults_to_free_and_busy_alone_gives_busy() -> None:
-    assert types_and_statuses(slots("2000072489", None).body)[1] == ["free"] * 3
+def test_status_is_required_and_busy_alone_gives_busy() -> None:
+    assert_error(slots("2000072489", None), 400, "REC_BAD_REQUEST", "required")  # TKW's NBRS-1771
     assert types_and_statuses(slots("2000072489", "busy").body)[1] == ["busy"] * 2
 
 
@@ -390,7 +391,13 @@ def test_free_and_busy_slots(answered: list[str], status: str) -> None:
     assert answered == ["slots-free-and-busy"]
 
 
-def test_every_supported_include_is_honoured_and_unknown_ones_ignored() -> None:
+def test_an_include_outside_the_spec_is_400_naming_it() -> None:
+    response = slots("2000072489", "free", ("Slot:schedule", "Patient:link"))
+    assert_error(response, 400, "REC_BAD_REQUEST", "value")  # TKW's NBRS-1760
+    assert response.body["issue"][0]["expression"] == ["_include"]
+
+
+def test_every_supported_include_is_honoured() -> None:
     includes = (
         "Slot:schedule",
         "Schedule:actor:HealthcareService",
@@ -398,7 +405,6 @@ def test_every_supported_include_is_honoured_and_unknown_ones_ignored() -> None:
         "Schedule:actor:PractitionerRole",
         "HealthcareService:providedBy",
         "HealthcareService.location",
-        "Patient:link",
     )
     body = slots("2000072489", "free", includes).body
     assert_valid_fhir(body)
@@ -412,7 +418,7 @@ def test_every_supported_include_is_honoured_and_unknown_ones_ignored() -> None:
         "Location",
     }
     link = body["link"][0]["url"]
-    assert "HealthcareService:location" in link and "Patient:link" not in link
+    assert "HealthcareService:location" in link
 
 
 @covers("slots-none")
@@ -444,8 +450,12 @@ def test_slot_search_timeout(answered: list[str]) -> None:
     assert answered == ["slots-408"]
 
 
-def test_slot_search_for_an_unknown_service_is_404() -> None:
-    assert_error(slots("2000000001"), 404, "REC_NOT_FOUND", "not-found")
+@covers("slots-unknown-service")
+def test_slot_search_for_an_unknown_service_is_an_empty_searchset(answered: list[str]) -> None:
+    body = slots("2000000001").body
+    assert_valid_fhir(body)
+    assert (body["type"], body["total"], body.get("entry")) == ("searchset", 0, None)
+    assert answered == ["slots-unknown-service"]
 
 
 def test_slot_search_without_healthcare_service_is_400_required() -> None:
@@ -817,7 +827,7 @@ def test_safeguarding_dna_response_for_any_other_patient_is_accepted(answered: l
 
 
 def test_every_guide_row_is_exercised_by_a_test_here() -> None:
-    guide = {s.id for s in load_table().scenarios if s.source == "guide"}
+    guide = {s.id for s in load_table().scenarios if "beta" in s.editions}
     assert len(guide) == 50
     assert guide - COVERED == set()
     assert COVERED - {s.id for s in load_table().scenarios} == set(), "covers() names an unknown row"

@@ -257,9 +257,8 @@ def handle_unrouted(request: ApiRequest) -> ApiResponse:
             if meant is not None
             else " (base path /booking-and-referral/FHIR/R4)."
         )
-        err = BarsError.of(
-            404, "NOT_FOUND", "not-found", f"Endpoint {loggable_path(request.path)} does not exist on the BaRS API.{hint}"
-        )
+        diagnostics = f"Endpoint {loggable_path(request.path)} does not exist on the BaRS API.{hint}"
+        err = BarsError.of(404, "NOT_FOUND", "not-found", diagnostics)
     return finalise(error_response(err), request)
 
 

@@ -136,7 +136,7 @@ LIVE: list[Row] = [
     (MESSAGE, {"kind": "validation-new", "nhs_number": "9658499090"}, 200, FOR_501),
     (SR_READ, {"resource_id": VALIDATION}, 200, VALIDATION),
     (MESSAGE, {"kind": "validation-update"}, 200, VALIDATION),
-    (MESSAGE, {"kind": "validation-cancel"}, 200, VALIDATION),
+    (MESSAGE, {"kind": "validation-cancel"}, 200, None),  # no id on the page: see CONFLICTS
     (MESSAGE, {"kind": "validation-new", "nhs_number": "9658499015"}, 404, None),
     (MESSAGE, {"kind": "validation-new", "nhs_number": "9658499112"}, 409, None),
     (MESSAGE, {"kind": "validation-new", "nhs_number": "9658499120"}, 422, None),
@@ -152,6 +152,9 @@ LIVE: list[Row] = [
 # Requests the two tables answer differently: (operation, keys) -> {edition: (status, id)}.
 CONFLICTS: dict[tuple[Operation, str], dict[str, tuple[int, str | None]]] = {
     (MESSAGE, "referral-cancel"): {"beta": (200, REFERRAL), "live": (200, REFERRAL_REVOKED)},
+    # Beta: the emulator's reading (the row names no id); live: the page's cancel body is SERVREQ01,
+    # a revoked validation ServiceRequest, and its 'Cancel Referral' row returns 09b53c07 for it.
+    (MESSAGE, "validation-cancel"): {"beta": (200, VALIDATION), "live": (200, REFERRAL_REVOKED)},
 }
 
 

@@ -133,7 +133,8 @@ def _slot_facts(exchange: Exchange) -> Facts:
     if not [v for v in request.params("start") if v.strip()]:
         raise _bad_request(
             "required",
-            "The start parameter is required: the window of Slots wanted, e.g. start=ge<date-time>&start=le<date-time>.",
+            "The start parameter is required: the window of Slots wanted, "
+            "e.g. start=ge<date-time>&start=le<date-time>.",
             "start",
         )
     for name in INCLUDE_PARAMS:

@@ -18,7 +18,6 @@ ELEMENTS: dict[str, str] = {
     "slot_status": "status (parameter)",
     "nhs_number": "Patient.identifier (NHS No.)",
     "resource_id": "id (path)",
-    "target": "NHSD-Target-Identifier (HTTP header)",
 }
 
 HEADER = """# TKW sentinel scenarios
