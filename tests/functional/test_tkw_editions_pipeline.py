@@ -21,9 +21,9 @@ from bars_support import (
     ig_live_example,
 )
 
-from tkw.headers import TargetIdentifier
+from tkw.encoded_headers import TargetIdentifier
 from tkw.http import ApiRequest, ApiResponse
-from tkw.messages import NHS_NUMBER_SYSTEM
+from tkw.message_kinds import NHS_NUMBER_SYSTEM
 from tkw.pipeline import handle
 from tkw.routes import Operation
 from tkw.services import Services

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol
 
-from tkw.headers import DOS_SYSTEM, TargetIdentifier
+from tkw.encoded_headers import DOS_SYSTEM, TargetIdentifier
 
 if TYPE_CHECKING:
     from tkw.scenarios.model import ScenarioTable

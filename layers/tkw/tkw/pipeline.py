@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 
 from tkw import proxy
+from tkw.encoded_headers import HeaderError, TargetIdentifier, decode_target_identifier
 from tkw.fhir import canned
 from tkw.fhir.outcome import BarsError
-from tkw.headers import HeaderError, TargetIdentifier, decode_target_identifier
 from tkw.http import ApiRequest, ApiResponse, loggable_path
 from tkw.routes import STATUS_PATH, Operation, allowed_methods, find_route, meant_path
 from tkw.services import Services, get_services
@@ -74,7 +74,7 @@ def handle(operation: Operation, request: ApiRequest, services: Services | None 
             if strict_error is not None:
                 exchange.notes["scenario"] = "strict-mode"
                 raise strict_error
-        from tkw.responders import respond  # local import: keeps _ping's cold start small
+        from tkw.answer import respond  # local import: keeps _ping's cold start small
 
         response = respond(exchange)
     except BarsError as err:
@@ -166,7 +166,7 @@ def _admit(exchange: Exchange) -> None:
         return  # the proxy serves its own CapabilityStatement without a target (or a token)
     _admit_proxy(exchange)
     if op is Operation.PROCESS_MESSAGE:
-        from tkw.fhir.message import parse_message_body
+        from tkw.fhir.message_body import parse_message_body
 
         exchange.bundle = parse_message_body(request, exchange.services.settings.max_body_bytes)
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Literal
 
 from tkw.catalogue import EndpointCatalogue
+from tkw.encoded_headers import HeaderError, TargetIdentifier, decode_target_identifier
 from tkw.fhir.outcome import BarsError
-from tkw.headers import HeaderError, TargetIdentifier, decode_target_identifier
 from tkw.http import ApiRequest
 
 

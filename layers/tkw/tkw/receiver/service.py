@@ -21,7 +21,7 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from tkw.http import ApiRequest, ApiResponse
-from tkw.receiver import reports
+from tkw.receiver import run_reports
 from tkw.receiver.models import (
     FINISHED,
     RunOptions,
@@ -249,7 +249,7 @@ def run_view(record: RunRecord, results: list[TestResult], services: ReceiverSer
     view["results"] = shown
     links: dict[str, str] = {}
     if record.status in FINISHED and record.finished_at and any(r.status != "pending" for r in results):
-        links = services.reports.links(record.run_id, reports.FILES, services.settings.report_link_expiry_seconds)
+        links = services.reports.links(record.run_id, run_reports.FILES, services.settings.report_link_expiry_seconds)
     view["links"] = links
     return view
 
@@ -360,7 +360,7 @@ def execute_run(run_id: str, services: ReceiverServices | None = None) -> RunRec
         }
     )
     if results:
-        files = reports.render_all(RunReport(run=finished, suite=services.suite.name, results=results))
+        files = run_reports.render_all(RunReport(run=finished, suite=services.suite.name, results=results))
         services.reports.put(run_id, files)
     services.store.update(finished, expires_at)
     services.store.forget_options(run_id)  # client keys and secret headers are not kept

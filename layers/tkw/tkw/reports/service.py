@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import re
 
+from tkw.encoded_headers import HeaderError, decode_end_user_organisation
 from tkw.fhir.outcome import BarsError
-from tkw.headers import HeaderError, decode_end_user_organisation
 from tkw.http import ApiRequest
 from tkw.reports.html import render_report
 from tkw.reports.model import UNIDENTIFIED_ORGANISATION, ReportRecord
