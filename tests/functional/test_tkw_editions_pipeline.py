@@ -18,7 +18,7 @@ from bars_support import (
     assert_valid_fhir,
     bars_headers,
     example,
-    ig_live_example,
+    live_example,
 )
 
 from tkw.encoded_headers import TargetIdentifier
@@ -264,7 +264,7 @@ def test_bad_slot_parameters_are_400_naming_the_parameter(
 def test_live_sentinel_patients(
     edition: str, example_name: str, nhs_number: str, status: int, focus_id: str | None, bars_code: str | None
 ) -> None:
-    bundle = for_patient(ig_live_example(example_name), nhs_number)
+    bundle = for_patient(live_example(example_name), nhs_number)
     response = post(bundle)
     if bars_code is None:
         assert_answered(response, bundle, focus_id)
@@ -277,8 +277,8 @@ def test_live_sentinel_patients(
 
 def referral_cancel() -> dict[str, Any]:
     """SERVREQ01 with a referral's category: a referral cancellation."""
-    bundle: dict[str, Any] = ig_live_example("SERVREQ01")
-    category = entries(ig_live_example("REFREQ01"), "ServiceRequest")[0]["category"]
+    bundle: dict[str, Any] = live_example("SERVREQ01")
+    category = entries(live_example("REFREQ01"), "ServiceRequest")[0]["category"]
     entries(bundle, "ServiceRequest")[0]["category"] = category
     return bundle
 
@@ -298,7 +298,7 @@ def test_servreq01_as_sent_returns_the_id_of_the_chosen_edition(
 ) -> None:
     """The live page's cancel body, unchanged (a revoked validation ServiceRequest)."""
     use(monkeypatch, tkw_edition=chosen)
-    bundle = ig_live_example("SERVREQ01")
+    bundle = live_example("SERVREQ01")
     assert_answered(post(bundle), bundle, returned)
 
 
@@ -313,7 +313,7 @@ def test_ping_names_the_edition(monkeypatch: pytest.MonkeyPatch, chosen: str) ->
 
 
 def test_application_5_referral_to_2000070513(edition: str) -> None:
-    bundle = ig_live_example("REFREQ03")
+    bundle = live_example("REFREQ03")
     assert_answered(post(bundle, target="2000070513"), bundle, REFERRAL_ID)
 
 
@@ -335,12 +335,12 @@ _PENDING_CLASSIFICATION = pytest.mark.xfail(strict=True, reason="Application 6 c
 )
 def test_application_6_messages_to_2000159910_keep_the_senders_ids(edition: str, example_name: str) -> None:
     """Out-of-area CAD referral, its updates and final update, and the out-of-area response."""
-    bundle = ig_live_example(example_name)
+    bundle = live_example(example_name)
     assert_answered(post(bundle, target="2000159910"), bundle, None)
 
 
 def test_application_6_cancellation_to_2000159910(edition: str) -> None:
-    bundle = ig_live_example("REFREQ04")
+    bundle = live_example("REFREQ04")
     entries(bundle, "ServiceRequest")[0]["status"] = "revoked"
     assert_answered(post(bundle, target="2000159910"), bundle, None)
 
