@@ -317,22 +317,7 @@ def test_application_5_referral_to_2000070513(edition: str) -> None:
     assert_answered(post(bundle, target="2000070513"), bundle, REFERRAL_ID)
 
 
-# Updates and the response need issue-14b's classification of Application 6 messages (strict: the
-# marks must go once it lands).
-_PENDING_CLASSIFICATION = pytest.mark.xfail(strict=True, reason="Application 6 classification (issue-14b)")
-
-
-@pytest.mark.parametrize(
-    "example_name",
-    [
-        "REFREQ04",
-        "REFREQ8A",
-        pytest.param("REFREQ8B", marks=_PENDING_CLASSIFICATION),
-        pytest.param("REFREQ8C", marks=_PENDING_CLASSIFICATION),
-        pytest.param("REFREQ8D", marks=_PENDING_CLASSIFICATION),
-        pytest.param("REFRESP03", marks=_PENDING_CLASSIFICATION),
-    ],
-)
+@pytest.mark.parametrize("example_name", ["REFREQ04", "REFREQ8A", "REFREQ8B", "REFREQ8C", "REFREQ8D", "REFRESP03"])
 def test_application_6_messages_to_2000159910_keep_the_senders_ids(edition: str, example_name: str) -> None:
     """Out-of-area CAD referral, its updates and final update, and the out-of-area response."""
     bundle = live_example(example_name)
