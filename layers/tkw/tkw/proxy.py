@@ -64,6 +64,10 @@ def check_catalogue(
     proxy answers (``examples/proxy-not-found.json``), unless the team opted out (``accept``)."""
     if unknown_targets == "accept" or catalogue.knows(target):
         return
-    raise BarsError.of(
+    from tkw.fhir.canned import load_json
+
+    error = BarsError.of(
         404, "PROXY_NOT_FOUND", "not-found", "The target endpoint does not exist in the Endpoint Catalogue."
     )
+    error.fixed_body = load_json("proxy-not-found.json")  # the live proxy's static fault, byte for byte
+    raise error
