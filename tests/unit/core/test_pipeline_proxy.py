@@ -123,6 +123,7 @@ def test_unknown_path_is_404_not_found() -> None:
         ("GET", "/$process-message", "POST"),
         ("PUT", "/Appointment/ce1c4ced-2a84-4198-9982-9caf894d0bb7", "GET"),
         ("PATCH", "/ServiceRequest", "GET"),
+        ("POST", "/MessageDefinition", "GET"),  # the official suite's method-not-allowed test
     ],
 )
 def test_wrong_method_on_known_path_is_405_with_allow(method: str, path: str, allow: str) -> None:
