@@ -14,11 +14,12 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
-from bars_support import BASE, assert_outcome, assert_valid_fhir, bars_headers, example, ig_example
+from bars_support import BASE, assert_outcome, assert_valid_fhir, example, ig_example
+from functional.pipeline_support import BASE_URL, entries, focus, for_patient, header
+from functional.pipeline_support import call as pipeline_call
 
-from tkw.http import ApiRequest, ApiResponse
-from tkw.message_kinds import NHS_NUMBER_SYSTEM
-from tkw.pipeline import Exchange, handle
+from tkw.http import ApiResponse
+from tkw.pipeline import Exchange
 from tkw.routes import Operation
 from tkw.scenarios.engine import get_engine, load_table
 from tkw.services import Services
@@ -38,7 +39,6 @@ APPOINTMENT_ID = "ce1c4ced-2a84-4198-9982-9caf894d0bb7"
 REFERRAL_ID = "79120f41-a431-4f08-bcc5-1e67006fcae0"
 VALIDATION_ID = "0b42eac3-0175-43c8-bbab-efaa8ca31ccf"
 MD = "https://fhir.nhs.uk/MessageDefinition/bars-message-"
-BASE_URL = "https://tkw.example.test"
 
 COVERED: set[str] = set()
 F = TypeVar("F", bound=Callable[..., Any])
@@ -82,20 +82,7 @@ def call(
     body: Any = None,
     target: str | None = "2000011147",
 ) -> ApiResponse:
-    headers = bars_headers(target_value=target)
-    if body is not None:
-        headers["Content-Type"] = "application/fhir+json"
-    return handle(
-        operation,
-        ApiRequest(
-            method=method,
-            path=BASE + path,
-            headers={k.lower(): (v,) for k, v in headers.items()},
-            query=query or {},
-            body=json.dumps(body).encode() if body is not None else None,
-            base_url=BASE_URL,
-        ),
-    )
+    return pipeline_call(operation, method, path, query=query, body=body, target_value=target)
 
 
 def metadata(target: str | None) -> ApiResponse:
@@ -137,35 +124,9 @@ def search(resource_type: str, patient: str | None) -> ApiResponse:
 # ---- payloads ----------------------------------------------------------------------------------
 
 
-def entries(bundle: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
-    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == resource_type]
-
-
-def header(bundle: dict[str, Any]) -> dict[str, Any]:
-    return entries(bundle, "MessageHeader")[0]
-
-
-def for_patient(bundle: dict[str, Any], nhs_number: str | None) -> dict[str, Any]:
-    """The bundle with every Patient's NHS number set to ``nhs_number`` (None: no NHS number at all)."""
-    for patient in entries(bundle, "Patient"):
-        others = [i for i in patient.get("identifier", []) if i.get("system") != NHS_NUMBER_SYSTEM]
-        if nhs_number is not None:
-            others.insert(0, {"system": NHS_NUMBER_SYSTEM, "value": nhs_number})
-        if others:
-            patient["identifier"] = others
-        else:
-            patient.pop("identifier", None)
-    return bundle
-
-
 def with_reason(bundle: dict[str, Any], reason: str) -> dict[str, Any]:
     header(bundle)["reason"]["coding"][0]["code"] = reason
     return bundle
-
-
-def focus(body: dict[str, Any]) -> dict[str, Any]:
-    reference = header(body)["focus"][0]["reference"]
-    return next(e["resource"] for e in body["entry"] if e["fullUrl"] == reference)
 
 
 def assert_echo(response: ApiResponse, request: dict[str, Any], focus_id: str | None) -> dict[str, Any]:

@@ -8,7 +8,6 @@ with fhir.resources R4B.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -16,14 +15,14 @@ from bars_support import (
     BASE,
     assert_outcome,
     assert_valid_fhir,
-    bars_headers,
     example,
     live_example,
 )
+from functional.pipeline_support import call as pipeline_call
+from functional.pipeline_support import entries, focus, for_patient
 
 from tkw.encoded_headers import TargetIdentifier
 from tkw.http import ApiRequest, ApiResponse
-from tkw.message_kinds import NHS_NUMBER_SYSTEM
 from tkw.pipeline import handle
 from tkw.routes import Operation
 from tkw.services import Services
@@ -60,47 +59,16 @@ def call(
     *,
     query: dict[str, tuple[str, ...]] | None = None,
     body: Any = None,
-    target: str | None = "2000072489",
+    target: str = "2000072489",
     target_system: str = DOS,
 ) -> ApiResponse:
-    headers = bars_headers(target_value=None)
-    if target is not None:
-        from bars_support import target as encode_target
-
-        headers["NHSD-Target-Identifier"] = encode_target(target, target_system)
-    if body is not None:
-        headers["Content-Type"] = "application/fhir+json"
-    return handle(
-        operation,
-        ApiRequest(
-            method=method,
-            path=BASE + path,
-            headers={k.lower(): (v,) for k, v in headers.items()},
-            query=query or {},
-            body=json.dumps(body).encode() if body is not None else None,
-            base_url="https://tkw.example.test",
-        ),
+    return pipeline_call(
+        operation, method, path, query=query, body=body, target_value=target, target_system=target_system
     )
 
 
 def post(bundle: dict[str, Any], target: str = "2000072489") -> ApiResponse:
     return call(Operation.PROCESS_MESSAGE, "POST", "/$process-message", body=bundle, target=target)
-
-
-def entries(bundle: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
-    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == resource_type]
-
-
-def for_patient(bundle: dict[str, Any], nhs_number: str) -> dict[str, Any]:
-    for patient in entries(bundle, "Patient"):
-        others = [i for i in patient.get("identifier", []) if i.get("system") != NHS_NUMBER_SYSTEM]
-        patient["identifier"] = [{"system": NHS_NUMBER_SYSTEM, "value": nhs_number}, *others]
-    return bundle
-
-
-def focus(body: dict[str, Any]) -> dict[str, Any]:
-    reference = entries(body, "MessageHeader")[0]["focus"][0]["reference"]
-    return next(e["resource"] for e in body["entry"] if e["fullUrl"] == reference)
 
 
 def assert_answered(response: ApiResponse, request: dict[str, Any], focus_id: str | None) -> None:
