@@ -253,7 +253,7 @@ def handle_unrouted(request: ApiRequest) -> ApiResponse:
     else:
         meant = meant_path(request.path)
         hint = (
-            f" TKW's endpoints are case sensitive: did you mean {meant}?"
+            f" TKW's endpoints are case sensitive: did you mean {loggable_path(meant)}?"
             if meant is not None
             else " (base path /booking-and-referral/FHIR/R4)."
         )
