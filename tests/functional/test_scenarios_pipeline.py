@@ -34,7 +34,6 @@ def in_memory_state(monkeypatch: pytest.MonkeyPatch) -> None:
     services.state = InMemoryStateStore()
     monkeypatch.setattr("tkw.pipeline.get_services", lambda: services)
 
-
 APPOINTMENT_ID = "ce1c4ced-2a84-4198-9982-9caf894d0bb7"
 REFERRAL_ID = "79120f41-a431-4f08-bcc5-1e67006fcae0"
 VALIDATION_ID = "0b42eac3-0175-43c8-bbab-efaa8ca31ccf"

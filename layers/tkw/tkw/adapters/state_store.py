@@ -43,6 +43,7 @@ def _n(value: int) -> dict[str, str]:
 
 
 class DynamoStateStore(DynamoTable):
+
     # -- keys ---------------------------------------------------------------------------------
 
     @staticmethod

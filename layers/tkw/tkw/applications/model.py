@@ -66,7 +66,7 @@ class WorkflowSpec(_Strict):
 
 
 class PayloadRule(_Strict):
-    """One named check of an Application's payload, evaluated by tkw.validation.applications.
+    """One named check of an Application's payload, evaluated by tkw.validation.application_rules.
 
     ``count``: Bundle holds ``min``..``max`` resources of ``type``. ``value``: ``path`` has one of
     ``in``. ``coding``: the CodeableConcept at ``path`` has a coding ``system`` with one of

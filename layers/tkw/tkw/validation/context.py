@@ -162,7 +162,7 @@ class ValidationContext:
     @cached_property
     def judgement(self) -> Judgement:
         """Which Application and use case the request is judged against, and why."""
-        from tkw.validation.applications import judge_request
+        from tkw.validation.application_rules import judge_request
 
         return judge_request(self)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from tkw.validation import applications, header_rules, message_rules, query_rules, structure_rules, ucc
+from tkw.validation import application_rules, header_rules, message_rules, query_rules, structure_rules, ucc_rules
 from tkw.validation.context import ValidationContext, ValidationInput
 from tkw.validation.findings import Finding
 from tkw.validation.registry import Rule
@@ -23,12 +23,12 @@ _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 RULES: tuple[Rule, ...] = (
     *header_rules.RULES.rules,
-    *ucc.HEADER_RULES.rules,
+    *ucc_rules.HEADER_RULES.rules,
     *structure_rules.RULES.rules,
     *message_rules.RULES.rules,
     *query_rules.RULES.rules,
-    *applications.RULES.rules,
-    *ucc.RULES.rules,
+    *application_rules.RULES.rules,
+    *ucc_rules.RULES.rules,
 )
 
 

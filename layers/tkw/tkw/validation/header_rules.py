@@ -499,7 +499,7 @@ def content_type(ctx: ValidationContext) -> Iterator[Finding]:
         )
 
 
-# use-context is checked with the message and its Application: tkw.validation.ucc.
+# use-context is checked with the message and its Application: tkw.validation.ucc_rules.
 
 
 def _quote(value: object, limit: int = 80) -> str:

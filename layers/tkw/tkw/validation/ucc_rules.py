@@ -22,7 +22,7 @@ from typing import Any
 from tkw.applications import get_catalogue
 from tkw.routes import Operation
 from tkw.validation import bars_data as bars
-from tkw.validation.applications import context_use_case
+from tkw.validation.application_rules import context_use_case
 from tkw.validation.context import Entry, ValidationContext
 from tkw.validation.findings import Finding, Severity
 from tkw.validation.header_rules import _quote, http

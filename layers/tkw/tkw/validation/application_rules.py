@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from tkw.applications import Application, Judgement, PayloadRule, get_catalogue, judge
+from tkw.encoded_headers import TargetIdentifier
+from tkw.http import ApiRequest
 from tkw.routes import Operation
 from tkw.scenarios.classify import use_case_of
-from tkw.validation.context import Entry, MessageBundle, ValidationContext
+from tkw.validation.context import Entry, MessageBundle, ValidationContext, ValidationInput
 from tkw.validation.findings import Finding
 from tkw.validation.registry import RuleSet
 
@@ -56,6 +58,16 @@ def judge_request(ctx: ValidationContext) -> Judgement:
         header_use_case=header_use_case(ctx) if ctx.operation is Operation.PROCESS_MESSAGE else None,
         context_use_case=context_use_case(ctx),
     )
+
+
+def judgement_for(
+    operation: Operation,
+    request: ApiRequest,
+    target: TargetIdentifier | None = None,
+    body: dict[str, Any] | None = None,
+) -> Judgement:
+    """The judgement of one request, outside a validation run (e.g. for the report record)."""
+    return ValidationContext(ValidationInput(operation, request, body, target)).judgement
 
 
 @RULES.rule("application.judged", "Which Application and use case the request is judged against, and why")
@@ -210,4 +222,4 @@ def payload(ctx: ValidationContext) -> Iterator[Finding]:
         yield from evaluate(rule, bundle)
 
 
-__all__ = ["RULES", "context_use_case", "evaluate", "header_use_case", "judge_request"]
+__all__ = ["RULES", "context_use_case", "evaluate", "header_use_case", "judge_request", "judgement_for"]
