@@ -54,6 +54,7 @@ deploy: build ## Deploy an ephemeral stack for a team: make deploy TEAM=alpha [A
 	@test -n "$(TEAM)" || { echo "usage: make deploy TEAM=<name>"; exit 2; }
 	$(SAM) deploy --config-env team --stack-name $(STACK) \
 	  --parameter-overrides AuthMode=$${AUTH_MODE:-sandbox} StrictMode=$${STRICT_MODE:-false} \
+	  TkwEdition=$${TKW_EDITION:-live} UnknownTargets=$${UNKNOWN_TARGETS:-reject} \
 	  --tags tkw:team=$(TEAM)
 
 destroy: $(SAM_VENV)/.installed ## Delete a team's stack: make destroy TEAM=alpha

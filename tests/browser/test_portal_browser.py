@@ -70,6 +70,7 @@ def receiver() -> Iterator[RunningStub]:
 
 def test_first_visit_asks_for_the_organisation(emulator: Emulator, page: Page) -> None:
     page.open(emulator.root + PORTAL)
+    page.wait_text("#edition", "TKW guide: live")  # the edition badge (TKW_EDITION, default live)
     assert page.visible("#no-org")
     assert "Choose your organisation" in page.text("#no-org")
     assert not page.visible("#panel-reports")

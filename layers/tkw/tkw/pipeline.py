@@ -21,7 +21,7 @@ from tkw.encoded_headers import HeaderError, TargetIdentifier, decode_target_ide
 from tkw.fhir import canned
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest, ApiResponse, loggable_path
-from tkw.routes import Operation, allowed_methods, find_route
+from tkw.routes import STATUS_PATH, Operation, allowed_methods, find_route, meant_path
 from tkw.services import Services, get_services
 
 if TYPE_CHECKING:
@@ -56,7 +56,8 @@ class Exchange:
 def handle(operation: Operation, request: ApiRequest, services: Services | None = None) -> ApiResponse:
     services = services or get_services()
     if operation is Operation.PING:
-        return finalise(ApiResponse(200, canned.ping_body(), content_type="application/json"), request)
+        body = canned.ping_body(services.settings.tkw_edition)
+        return finalise(ApiResponse(200, body, content_type="application/json"), request)
     exchange = Exchange(operation=operation, request=request, services=services)
     reporting = services.settings.reports_enabled
     report_id = organisation = None
@@ -216,14 +217,22 @@ def _admit(exchange: Exchange) -> None:
     op, request = exchange.operation, exchange.request
     if op is Operation.METADATA and request.header("NHSD-Target-Identifier") is None:
         return  # the proxy serves its own CapabilityStatement without a target (or a token)
-    if exchange.services.settings.auth_mode == "int":
-        exchange.notes["application"] = _authorise(request, exchange.services)
-    proxy.check_transaction_headers(request)
-    exchange.target = proxy.check_target_identifier(request)
+    _admit_proxy(exchange)
     if op is Operation.PROCESS_MESSAGE:
         from tkw.fhir.message_body import parse_message_body
 
         exchange.bundle = parse_message_body(request, exchange.services.settings.max_body_bytes)
+
+
+def _admit_proxy(exchange: Exchange) -> None:
+    """What the proxy checks before routing: token (int mode), transaction headers, the target and
+    whether the Endpoint Catalogue holds it."""
+    request, services = exchange.request, exchange.services
+    if services.settings.auth_mode == "int":
+        exchange.notes["application"] = _authorise(request, services)
+    proxy.check_transaction_headers(request)
+    exchange.target = proxy.check_target_identifier(request)
+    proxy.check_catalogue(exchange.target, services.catalogue, services.settings.unknown_targets)
 
 
 def _authorise(request: ApiRequest, services: Services) -> str:
@@ -271,27 +280,50 @@ def handle_unrouted(request: ApiRequest) -> ApiResponse:
     A request for a method the BaRS route does serve is answered by that operation: API Gateway
     routed it here although the resolver's own path rules refused it (an id with characters outside
     Powertools' pattern, a trailing slash), and it deserves the same answer as any other id.
+    The live proxy forwards every method, so a method a route does not serve gets the receiver's 405
+    REC_METHOD_NOT_ALLOWED (after the proxy's own checks). ``/_status`` is the platform's health check.
     """
+    if request.path.rstrip("/") == STATUS_PATH and request.method in ("GET", "HEAD"):
+        return finalise(_status(request), request)
     route = find_route(request.path)
     if route is not None and request.method in route.methods:
         return handle(route.methods[request.method], request)
     if route is not None:
         allow = ", ".join(allowed_methods(route))
-        err = BarsError.of(
-            405,
-            "SEND_METHOD_NOT_ALLOWED",
-            "not-supported",
-            f"The {request.method} method is not allowed on {route.template}; allowed: {allow}.",
-            headers={"Allow": allow},
-        )
+        try:
+            services = get_services()
+            exchange = Exchange(operation=next(iter(route.methods.values())), request=request, services=services)
+            _admit_proxy(exchange)
+            err = BarsError.of(
+                405,
+                "REC_METHOD_NOT_ALLOWED",
+                "not-supported",
+                f"This method is not allowed: {request.method} on {route.template}; allowed: {allow}.",
+                headers={"Allow": allow},
+            )
+        except BarsError as proxy_error:
+            err = proxy_error
     else:
-        err = BarsError.of(
-            404,
-            "NOT_FOUND",
-            "not-found",
-            f"Endpoint {request.path} does not exist on the BaRS API (base path /booking-and-referral/FHIR/R4).",
+        meant = meant_path(request.path)
+        hint = (
+            f" TKW's endpoints are case sensitive: did you mean {loggable_path(meant)}?"
+            if meant is not None
+            else " (base path /booking-and-referral/FHIR/R4)."
         )
+        diagnostics = f"Endpoint {loggable_path(request.path)} does not exist on the BaRS API.{hint}"
+        err = BarsError.of(404, "NOT_FOUND", "not-found", diagnostics)
     return finalise(error_response(err), request)
+
+
+def _status(request: ApiRequest) -> ApiResponse:
+    """``GET /_status``: needs an ``apikey`` header (any value here), else 401 text/plain, as the
+    platform answers; the body follows ``examples/_status.json``."""
+    if not (request.header("apikey") or "").strip():
+        return ApiResponse(401, "Access Denied", content_type="text/plain")
+    edition = get_services().settings.tkw_edition
+    self_link = request.base_url + request.path.rstrip("/").removesuffix("/_status") + "/_ping"
+    body = canned.status_body(self_link, edition) if request.method == "GET" else None
+    return ApiResponse(200, body, content_type="application/json")
 
 
 def error_response(err: BarsError) -> ApiResponse:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
+
+# Which edition of the TKW guide's scenario table decides where the two disagree: `live` (the live
+# implementation guide's TKW page, what suppliers follow today) or `beta` (guide v1.0.0-beta).
+Edition = Literal["live", "beta"]
+EDITIONS: tuple[Edition, ...] = get_args(Edition)
 
 
 class Settings(BaseModel):
@@ -29,6 +34,10 @@ class Settings(BaseModel):
     response_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
     response_attempts: int = Field(default=3, ge=1, le=10)
     response_backoff_seconds: float = Field(default=1.0, ge=0, le=60)
+    tkw_edition: Edition = "live"
+    # A well-formed NHSD-Target-Identifier outside the emulated Endpoint Catalogue: `reject` answers
+    # 404 PROXY_NOT_FOUND as the live proxy does; `accept` routes it to TKW's "any other" answers.
+    unknown_targets: Literal["reject", "accept"] = "reject"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -54,6 +63,8 @@ class Settings(BaseModel):
             response_timeout_seconds=float(e.get("RESPONSE_TIMEOUT_SECONDS") or 10),
             response_attempts=int(e.get("RESPONSE_ATTEMPTS") or 3),
             response_backoff_seconds=float(e.get("RESPONSE_BACKOFF_SECONDS") or 1),
+            tkw_edition=(e.get("TKW_EDITION") or "live").strip().lower(),  # type: ignore[arg-type]
+            unknown_targets=(e.get("UNKNOWN_TARGETS") or "reject").strip().lower(),  # type: ignore[arg-type]
         )
 
 

@@ -891,8 +891,21 @@
 
   // -- wiring ------------------------------------------------------------------------------------
 
+  /* The edition badge: which TKW guide table answers where the editions disagree (from _ping). */
+  function showEdition() {
+    fetch(API_ROOT + BARS_BASE + "/_ping", { cache: "no-store" }).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (ping) {
+      if (!ping || !ping.tkwEdition) { return; }
+      var badge = $("edition");
+      badge.textContent = "TKW guide: " + ping.tkwEdition;
+      badge.hidden = false;
+    }, function () { /* the badge is optional; api() reports an unreachable emulator */ });
+  }
+
   function init() {
     $("api-root").textContent = API_ROOT;
+    showEdition();
     $("org-form").addEventListener("submit", function (event) { event.preventDefault(); setOrganisation($("ods").value); });
     $("token-form").addEventListener("submit", function (event) {
       event.preventDefault();
