@@ -7,6 +7,7 @@ before any receiver (scenario) logic runs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from tkw.routes import Operation, allowed_methods, find_route
 from tkw.services import Services, get_services
 
 if TYPE_CHECKING:
+    from tkw.reports.model import ResponseLink
     from tkw.scenarios.classify import Classification
     from tkw.validation import Finding
 
@@ -63,12 +65,15 @@ def handle(operation: Operation, request: ApiRequest, services: Services | None 
 
         report_id, organisation = new_report_id(), report_organisation(request)
     findings: list[Finding] | None = None
+    profiled = False  # profile validation done (strict mode does it before answering)
     try:
         _admit(exchange)
         findings = _validate(exchange, organisation)
         if services.settings.strict_mode:
             from tkw.validation import strict_mode_error
 
+            findings += _profile(exchange)
+            profiled = True
             strict_error = strict_mode_error(findings)
             if strict_error is not None:
                 exchange.notes["scenario"] = "strict-mode"
@@ -93,9 +98,32 @@ def handle(operation: Operation, request: ApiRequest, services: Services | None 
     if reporting and report_id is not None and organisation is not None:
         if findings is None:  # refused before validation: the report still says what was wrong
             findings = _validate(exchange, organisation)
+        if not profiled:  # where the report is produced, after the sender's answer is made
+            findings = findings + _profile(exchange)
         response.headers["TKW-Report-Id"] = report_id
-        _record(exchange, response, findings, report_id, organisation)
+        responses = _queue_responses(exchange, response, report_id, organisation)
+        _record(exchange, response, findings, report_id, organisation, responses)
     return response
+
+
+def _queue_responses(
+    exchange: Exchange, response: ApiResponse, report_id: str, organisation: str
+) -> list[ResponseLink]:
+    """A Response sentinel queues the emulator's async responses to the sender (after the answer)."""
+    if exchange.bundle is None:
+        return []
+    from tkw.outbound.messages import load_table, nhs_number_of
+
+    if load_table().trigger_for(nhs_number_of(exchange.bundle)) is None:
+        return []  # the common case: no sentinel, nothing more to import
+    from tkw.outbound.service import queue_triggered_responses
+
+    headers = {name: values[0] for name, values in exchange.request.headers.items() if values}
+    try:
+        return queue_triggered_responses(exchange.bundle, headers, response.status, report_id, organisation)
+    except Exception:  # never the sender's problem: its answer is already decided
+        logger.exception("Queueing the triggered responses failed", extra={"report_id": report_id})
+        return []
 
 
 def _validate(exchange: Exchange, organisation: str | None) -> list[Finding]:
@@ -133,8 +161,32 @@ def _validate(exchange: Exchange, organisation: str | None) -> list[Finding]:
         return []
 
 
+def _profile(exchange: Exchange) -> list[Finding]:
+    """Profile findings on the message (or resource) the sender sent; none for a body that is not one.
+
+    Outside strict mode this runs where the report is built, once the answer is made and cannot
+    change; the report worker will take it (with the report) off the request path entirely.
+    """
+    body = exchange.bundle
+    if exchange.operation is Operation.PROCESS_MESSAGE:
+        pass  # only a body that passed the proxy's parsing (exchange.bundle) is a message to profile
+    elif exchange.request.method in ("POST", "PUT") and exchange.request.body:
+        try:
+            body = json.loads(exchange.request.body)
+        except (ValueError, RecursionError):
+            return []  # the structure checks already say why
+    from tkw.validation.profile import profile_findings
+
+    return profile_findings(body)
+
+
 def _record(
-    exchange: Exchange, response: ApiResponse, findings: list[Finding], report_id: str, organisation: str
+    exchange: Exchange,
+    response: ApiResponse,
+    findings: list[Finding],
+    report_id: str,
+    organisation: str,
+    responses: list[ResponseLink] | None = None,
 ) -> None:
     """Store the exchange's report. A storage failure is logged and counted, never the sender's problem."""
     from tkw.reports import build_report, save_report
@@ -151,6 +203,7 @@ def _record(
             report_id=report_id,
             # The emulator's clock, not API Gateway's request time: retention counts from storage.
             time=datetime.fromtimestamp(exchange.services.clock(), UTC),
+            responses=responses or [],
         )
         save_report(exchange.services.reports, record)
     except Exception:

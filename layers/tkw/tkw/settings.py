@@ -21,6 +21,14 @@ class Settings(BaseModel):
     # Reports are written for every BaRS call unless switched off (benchmarks compare both).
     reports_enabled: bool = True
     allow_private_receivers: bool = False
+    # Async responses (emulator -> sender): the queue, the delays (seconds; SQS allows 0..900), the
+    # per-attempt timeout and the retries with backoff on network failures.
+    responses_queue_url: str = ""
+    response_delay_seconds: int = Field(default=2, ge=0, le=900)
+    response_follow_up_seconds: int = Field(default=3, ge=0, le=900)
+    response_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    response_attempts: int = Field(default=3, ge=1, le=10)
+    response_backoff_seconds: float = Field(default=1.0, ge=0, le=60)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -40,6 +48,12 @@ class Settings(BaseModel):
             report_retention_days=int(e.get("REPORT_RETENTION_DAYS") or 30),
             reports_enabled=flag("REPORTS_ENABLED", True),
             allow_private_receivers=flag("ALLOW_PRIVATE_RECEIVERS", False),
+            responses_queue_url=e.get("RESPONSES_QUEUE_URL") or "",
+            response_delay_seconds=int(e.get("RESPONSE_DELAY_SECONDS") or 2),
+            response_follow_up_seconds=int(e.get("RESPONSE_FOLLOW_UP_SECONDS") or 3),
+            response_timeout_seconds=float(e.get("RESPONSE_TIMEOUT_SECONDS") or 10),
+            response_attempts=int(e.get("RESPONSE_ATTEMPTS") or 3),
+            response_backoff_seconds=float(e.get("RESPONSE_BACKOFF_SECONDS") or 1),
         )
 
 
