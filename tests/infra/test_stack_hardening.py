@@ -8,9 +8,11 @@
 - ``cfn-lint`` is clean.
 
 The one implicit managed policy beyond logging and tracing is ``AWSLambdaSQSQueueExecutionRole``,
-which SAM attaches to the two queue workers for their SQS event sources (receive, delete and
-read attributes of queues). It is accepted: Lambda's event source mapping needs exactly those
-actions, it only delivers our queue's messages, and the worker's code never calls SQS itself.
+which SAM attaches to the three queue workers (``ReceiverWorkerFunction``, ``ReportWorkerFunction``
+and ``ResponseWorkerFunction``) for their SQS event sources (receive, delete and read attributes of
+queues). It is accepted: Lambda's event source mapping needs exactly those actions and only delivers
+our queues' messages (the response worker sends the next step of a trigger itself, with its own
+sqs:SendMessage grant).
 Replacing it would mean giving the function a hand-written role instead of SAM's.
 """
 
@@ -47,7 +49,8 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
     "MessageDefinitionFunction": _BEARER | _REPORTS,
     "SlotFunction": _BEARER | _REPORTS,
     # + the stateful transition: one TransactWriteItems of Put and Update items
-    "ProcessMessageFunction": _BEARER | _REPORTS | {"dynamodb:UpdateItem"},
+    # + queueing the responses a Response sentinel triggers
+    "ProcessMessageFunction": _BEARER | _REPORTS | {"dynamodb:UpdateItem", "sqs:SendMessage"},
     "AppointmentFunction": _BEARER | _REPORTS,
     "ServiceRequestFunction": _BEARER | _REPORTS,
     "TokenFunction": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"},
@@ -69,6 +72,17 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "s3:PutObject",
+    },
+    "EndpointsFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"},
+    "ResponsesFunction": {"dynamodb:GetItem", "s3:GetObject", "sqs:SendMessage"},
+    # endpoints, the step's claim, the outbound report and the link from the triggering one; the next step
+    "ResponseWorkerFunction": {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:BatchWriteItem",
+        "s3:GetObject",
+        "s3:PutObject",
+        "sqs:SendMessage",
     },
 }
 # Where objects may be touched: validation reports, their zips, receiver-run reports.
@@ -230,24 +244,30 @@ def test_a_function_has_no_wildcard_and_names_only_this_stacks_resources(name: s
             service = {str(a).split(":")[0] for a in as_list(statement["Action"])}
             if owned == "StateTable":
                 assert service == {"dynamodb"}, statement
-            elif owned in ("ReceiverRunsQueue", "ReportJobsQueue"):
+            elif owned in {"ReceiverRunsQueue", "ReportJobsQueue", "ResponsesQueue"}:
                 assert service == {"sqs"}, statement
             else:
                 assert owned.startswith("ReportsBucket:") and service == {"s3"}, statement
                 assert owned.removeprefix("ReportsBucket:") in BUCKET_PREFIXES, f"{name}: objects under {owned}"
 
 
-def test_only_the_two_workers_consume_queues() -> None:
+def test_only_the_workers_consume_their_queues() -> None:
     consumers = {
-        name
+        name: [event["Properties"]["Queue"] for event in (fn["Properties"].get("Events") or {}).values()]
         for name, fn in FUNCTIONS.items()
-        for event in (fn["Properties"].get("Events") or {}).values()
-        if event["Type"] == "SQS"
+        if any(event["Type"] == "SQS" for event in (fn["Properties"].get("Events") or {}).values())
     }
-    assert consumers == {"ReceiverWorkerFunction", "ReportWorkerFunction"}
-    for worker, queue in (("ReceiverWorkerFunction", "ReceiverRunsQueue"), ("ReportWorkerFunction", "ReportJobsQueue")):
+    assert consumers == {
+        "ReceiverWorkerFunction": [{"Fn::GetAtt": ["ReceiverRunsQueue", "Arn"]}],
+        "ReportWorkerFunction": [{"Fn::GetAtt": ["ReportJobsQueue", "Arn"]}],
+        "ResponseWorkerFunction": [{"Fn::GetAtt": ["ResponsesQueue", "Arn"]}],
+    }
+    for worker, queue in (
+        ("ReceiverWorkerFunction", "ReceiverRunsQueue"),
+        ("ReportWorkerFunction", "ReportJobsQueue"),
+        ("ResponseWorkerFunction", "ResponsesQueue"),
+    ):
         events = FUNCTIONS[worker]["Properties"]["Events"]
-        assert [e["Properties"]["Queue"] for e in events.values()] == [{"Fn::GetAtt": [queue, "Arn"]}]
         # Retried item by item, then dead-lettered: never a whole batch lost to one bad message.
         assert all(e["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for e in events.values())
         redrive = RESOURCES[queue]["Properties"]["RedrivePolicy"]
@@ -273,7 +293,7 @@ def test_after_the_sam_transform_roles_carry_only_sams_implicit_managed_policies
     assert set(roles) == {f"{name}Role" for name in FUNCTIONS}, "every function gets its own role from SAM"
     for role_name, role in roles.items():
         expected = set(SAM_IMPLICIT_POLICIES)
-        if role_name in ("ReceiverWorkerFunctionRole", "ReportWorkerFunctionRole"):
+        if role_name in {"ReceiverWorkerFunctionRole", "ReportWorkerFunctionRole", "ResponseWorkerFunctionRole"}:
             expected.add(SQS_EVENT_POLICY)  # SAM's, for the SQS event source (see the module docstring)
         assert set(role["managed"]) <= expected, f"{role_name}: {role['managed']}"
         for statement in role["statements"]:

@@ -28,7 +28,7 @@ def respond(ctx: RequestContext, services: Services) -> Answer:
         stateful_answer = _stateful_message(ctx, services)
         if stateful_answer is not None:
             return stateful_answer
-    answer = get_engine().respond(ctx)
+    answer = get_engine(services.settings.tkw_edition).respond(ctx)
     # Ids TKW's table does not know may be ones the stateful scenario issued.
     if answer.response.status == 404 and operation in _READS:
         found = _stateful_read(ctx, services, _READS[operation])

@@ -10,28 +10,37 @@ the checks decide the answer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools import Logger
 
 from tkw import answer, proxy
 from tkw.auth.bearer import require_bearer
 from tkw.context import Answer, RequestContext
+from tkw.encoded_headers import TargetIdentifier
 from tkw.fhir import canned
 from tkw.fhir.message_body import parse_message_body
 from tkw.fhir.outcome import BarsError
-from tkw.http import ApiRequest, ApiResponse
+from tkw.http import ApiRequest, ApiResponse, loggable_path
 from tkw.reports.job import ReportJob, new_report_id
-from tkw.reports.production import checks, claims_request_id
+from tkw.reports.production import checks, claims_request_id, profile_findings_of
 from tkw.reports.service import report_organisation
-from tkw.routes import Operation, allowed_methods, find_route
+from tkw.routes import STATUS_PATH, Operation, allowed_methods, find_route, meant_path
 from tkw.services import Services, get_services
 from tkw.validation import Finding, strict_mode_error
 
+if TYPE_CHECKING:
+    from tkw.reports.model import ResponseLink
+
 REPORT_ID_HEADER = "TKW-Report-Id"
+logger = Logger(child=True)
 
 
 def handle(operation: Operation, request: ApiRequest, services: Services | None = None) -> ApiResponse:
     services = services or get_services()
     if operation is Operation.PING:
-        return ApiResponse(200, canned.ping_body(), content_type="application/json")
+        body = canned.ping_body(services.settings.tkw_edition)
+        return ApiResponse(200, body, content_type="application/json")
     now = services.clock()
     ctx: RequestContext | None = None
     findings: tuple[Finding, ...] | None = None
@@ -40,7 +49,10 @@ def handle(operation: Operation, request: ApiRequest, services: Services | None 
         ctx = admit(operation, request, now, services)
         refusal = None
         if services.settings.strict_mode:
-            findings = _strict_checks(ctx, services, report_id)
+            # Strict mode: the checks and the profiles decide the answer, so both run here.
+            findings = _strict_checks(ctx, services, report_id) + tuple(
+                profile_findings_of(ctx.operation, request, ctx.bundle)
+            )
             refusal = strict_mode_error(findings)
         if refusal is not None:
             result = Answer(refusal.to_response(), scenario="strict-mode")
@@ -56,10 +68,11 @@ def handle(operation: Operation, request: ApiRequest, services: Services | None 
             value = request.header(name)
             if value is not None:
                 response.headers[name] = value
+        organisation = report_organisation(request)
         services.report_handoff.submit(
             ReportJob(
                 report_id=report_id,
-                organisation=report_organisation(request),
+                organisation=organisation,
                 received=now,
                 operation=operation,
                 request=request,
@@ -67,9 +80,34 @@ def handle(operation: Operation, request: ApiRequest, services: Services | None 
                 scenario=result.scenario,
                 bundle=ctx.bundle if ctx is not None else None,
                 findings=findings,
+                responses=tuple(_queue_responses(ctx, response, report_id, organisation)),
             )
         )
     return response
+
+
+def _queue_responses(
+    ctx: RequestContext | None, response: ApiResponse, report_id: str, organisation: str
+) -> list[ResponseLink]:
+    """A Response sentinel queues the emulator's async responses to the sender (after the answer).
+
+    One queue send, and only for a sentinel (the common case is one table lookup). The links ride
+    the report job, so the report says what was queued; the response worker updates them later.
+    """
+    if ctx is None or ctx.bundle is None:
+        return []
+    from tkw.outbound.messages import load_table, nhs_number_of
+
+    if load_table().trigger_for(nhs_number_of(ctx.bundle)) is None:
+        return []  # the common case: no sentinel, nothing more to import
+    from tkw.outbound.service import queue_triggered_responses
+
+    headers = {name: values[0] for name, values in ctx.request.headers.items() if values}
+    try:
+        return queue_triggered_responses(ctx.bundle, headers, response.status, report_id, organisation)
+    except Exception:  # never the sender's problem: its answer is already decided
+        logger.exception("Queueing the triggered responses failed", extra={"report_id": report_id})
+        return []
 
 
 def admit(operation: Operation, request: ApiRequest, now: float, services: Services) -> RequestContext:
@@ -77,17 +115,25 @@ def admit(operation: Operation, request: ApiRequest, now: float, services: Servi
     if operation is Operation.METADATA and request.header("NHSD-Target-Identifier") is None:
         # The proxy serves its own CapabilityStatement without a target (or a token).
         return RequestContext(operation=operation, request=request, now=now)
-    application = None
-    if services.settings.auth_mode == "int":
-        application = authorise(request, services)
-    proxy.check_transaction_headers(request)
-    target = proxy.check_target_identifier(request)
+    application, target = admit_proxy(request, services)
     bundle = None
     if operation is Operation.PROCESS_MESSAGE:
         bundle = parse_message_body(request, services.settings.max_body_bytes)
     return RequestContext(
         operation=operation, request=request, now=now, target=target, bundle=bundle, application=application
     )
+
+
+def admit_proxy(request: ApiRequest, services: Services) -> tuple[str | None, TargetIdentifier]:
+    """What the proxy checks before routing: token (int mode), transaction headers, the target and
+    whether the Endpoint Catalogue holds it. The token's application and the decoded target."""
+    application = None
+    if services.settings.auth_mode == "int":
+        application = authorise(request, services)
+    proxy.check_transaction_headers(request)
+    target = proxy.check_target_identifier(request)
+    proxy.check_catalogue(target, services.catalogue, services.settings.unknown_targets)
+    return application, target
 
 
 def authorise(request: ApiRequest, services: Services) -> str:
@@ -112,24 +158,31 @@ def _strict_checks(ctx: RequestContext, services: Services, report_id: str | Non
     return tuple(checks(probe, seen_before))
 
 
-def unrouted_error(request: ApiRequest) -> BarsError:
-    """A path or method no BaRS route serves: 405 with Allow on a known path, else 404."""
+def unrouted_error(request: ApiRequest, services: Services | None = None) -> BarsError:
+    """A path or method no BaRS route serves: the receiver's 405 REC_METHOD_NOT_ALLOWED with Allow on
+    a known path (after the proxy's own checks: the live proxy forwards every method), else 404."""
     route = find_route(request.path)
     if route is not None:
         allow = ", ".join(allowed_methods(route))
+        try:
+            admit_proxy(request, services or get_services())
+        except BarsError as proxy_error:
+            return proxy_error
         return BarsError.of(
             405,
-            "SEND_METHOD_NOT_ALLOWED",
+            "REC_METHOD_NOT_ALLOWED",
             "not-supported",
-            f"The {request.method} method is not allowed on {route.template}; allowed: {allow}.",
+            f"This method is not allowed: {request.method} on {route.template}; allowed: {allow}.",
             headers={"Allow": allow},
         )
-    return BarsError.of(
-        404,
-        "NOT_FOUND",
-        "not-found",
-        f"Endpoint {request.path} does not exist on the BaRS API (base path /booking-and-referral/FHIR/R4).",
+    meant = meant_path(request.path)
+    hint = (
+        f" TKW's endpoints are case sensitive: did you mean {loggable_path(meant)}?"
+        if meant is not None
+        else " (base path /booking-and-referral/FHIR/R4)."
     )
+    diagnostics = f"Endpoint {loggable_path(request.path)} does not exist on the BaRS API.{hint}"
+    return BarsError.of(404, "NOT_FOUND", "not-found", diagnostics)
 
 
 def handle_unrouted(request: ApiRequest, services: Services | None = None) -> ApiResponse:
@@ -137,12 +190,33 @@ def handle_unrouted(request: ApiRequest, services: Services | None = None) -> Ap
 
     A method the BaRS route does serve is answered by that operation: API Gateway routed it here
     although the resolver's own path rules refused it (an id with characters outside Powertools'
-    pattern, a trailing slash), and it deserves the same answer as any other id.
+    pattern, a trailing slash), and it deserves the same answer as any other id. ``/_status`` is the
+    platform's health check.
     """
+    if request.path.rstrip("/") == STATUS_PATH and request.method in ("GET", "HEAD"):
+        return _status(request, services or get_services())
     route = find_route(request.path)
     if route is not None and request.method in route.methods:
         return handle(route.methods[request.method], request, services)
-    return unrouted_error(request).to_response()
+    return unrouted_error(request, services).to_response()
 
 
-__all__: Sequence[str] = ("REPORT_ID_HEADER", "admit", "authorise", "handle", "handle_unrouted")
+def _status(request: ApiRequest, services: Services) -> ApiResponse:
+    """``GET /_status``: needs an ``apikey`` header (any value here), else 401 text/plain, as the
+    platform answers; the body follows ``examples/_status.json``."""
+    if not (request.header("apikey") or "").strip():
+        return ApiResponse(401, "Access Denied", content_type="text/plain")
+    self_link = request.base_url + request.path.rstrip("/").removesuffix("/_status") + "/_ping"
+    body = canned.status_body(self_link, services.settings.tkw_edition) if request.method == "GET" else None
+    return ApiResponse(200, body, content_type="application/json")
+
+
+__all__: Sequence[str] = (
+    "REPORT_ID_HEADER",
+    "admit",
+    "admit_proxy",
+    "authorise",
+    "handle",
+    "handle_unrouted",
+    "unrouted_error",
+)

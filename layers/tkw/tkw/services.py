@@ -16,6 +16,7 @@ from tkw.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from tkw.auth.ports import AuthStore
+    from tkw.catalogue import EndpointCatalogue, RegisteredServices
     from tkw.reports.handoff import ReportHandoff
     from tkw.reports.store import ReportStore
     from tkw.stateful.store import StateStore
@@ -26,6 +27,15 @@ class Services:
     settings: Settings
     # Seconds since the epoch; injected so the nightly reset and token expiry can be tested.
     clock: Callable[[], float] = field(default=time.time)
+    # Services organisations registered (their own endpoints): the Endpoint Catalogue routes to them too.
+    registered_services: list[RegisteredServices] = field(default_factory=list)
+
+    @property
+    def catalogue(self) -> EndpointCatalogue:
+        """The emulated Endpoint Catalogue: TKW's services plus the registered ones."""
+        from tkw.catalogue import tkw_catalogue
+
+        return tkw_catalogue().with_registered(self.registered_services)
 
     @cached_property
     def state(self) -> StateStore:

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
 # Reports, their index items and receiver runs are kept this long (template: ReportRetentionDays).
 DEFAULT_REPORT_RETENTION_DAYS = 30
+# Which edition of the TKW guide's scenario table decides where the two disagree: `live` (the live
+# implementation guide's TKW page, what suppliers follow today) or `beta` (guide v1.0.0-beta).
+Edition = Literal["live", "beta"]
+EDITIONS: tuple[Edition, ...] = get_args(Edition)
 
 
 class Settings(BaseModel):
@@ -28,6 +32,18 @@ class Settings(BaseModel):
     reports_queue_url: str = ""
     report_handoff: Literal["queue", "in-process"] = "in-process"
     allow_private_receivers: bool = False
+    # Async responses (emulator -> sender): the queue, the delays (seconds; SQS allows 0..900), the
+    # per-attempt timeout and the retries with backoff on network failures.
+    responses_queue_url: str = ""
+    response_delay_seconds: int = Field(default=2, ge=0, le=900)
+    response_follow_up_seconds: int = Field(default=3, ge=0, le=900)
+    response_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    response_attempts: int = Field(default=3, ge=1, le=10)
+    response_backoff_seconds: float = Field(default=1.0, ge=0, le=60)
+    tkw_edition: Edition = "live"
+    # A well-formed NHSD-Target-Identifier outside the emulated Endpoint Catalogue: `reject` answers
+    # 404 PROXY_NOT_FOUND as the live proxy does; `accept` routes it to TKW's "any other" answers.
+    unknown_targets: Literal["reject", "accept"] = "reject"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -53,6 +69,14 @@ class Settings(BaseModel):
             .strip()
             .lower(),
             allow_private_receivers=flag("ALLOW_PRIVATE_RECEIVERS", False),
+            responses_queue_url=e.get("RESPONSES_QUEUE_URL") or "",
+            response_delay_seconds=int(e.get("RESPONSE_DELAY_SECONDS") or 2),
+            response_follow_up_seconds=int(e.get("RESPONSE_FOLLOW_UP_SECONDS") or 3),
+            response_timeout_seconds=float(e.get("RESPONSE_TIMEOUT_SECONDS") or 10),
+            response_attempts=int(e.get("RESPONSE_ATTEMPTS") or 3),
+            response_backoff_seconds=float(e.get("RESPONSE_BACKOFF_SECONDS") or 1),
+            tkw_edition=(e.get("TKW_EDITION") or "live").strip().lower(),  # type: ignore[arg-type]
+            unknown_targets=(e.get("UNKNOWN_TARGETS") or "reject").strip().lower(),  # type: ignore[arg-type]
         )
 
 

@@ -15,11 +15,14 @@ import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tkw.http import ApiRequest, ApiResponse
 from tkw.routes import Operation
 from tkw.validation.findings import Finding
+
+if TYPE_CHECKING:
+    from tkw.reports.model import ResponseLink
 
 MESSAGE_VERSION = 1
 
@@ -58,6 +61,8 @@ class ReportJob:
     bundle: dict[str, Any] | None = None
     # Strict mode decides the answer from the checks, so they ran on the request path already.
     findings: tuple[Finding, ...] | None = None
+    # The async responses a Response sentinel queued (issue 15): the report lists them.
+    responses: tuple[ResponseLink, ...] = ()
 
     def to_message(self) -> str:
         """The SQS message body (the request body base64: it may not be UTF-8)."""
@@ -89,10 +94,14 @@ class ReportJob:
         }
         if self.findings is not None:
             data["findings"] = [f.model_dump(mode="json") for f in self.findings]
+        if self.responses:
+            data["responses"] = [link.model_dump(mode="json") for link in self.responses]
         return json.dumps(data, separators=(",", ":"))
 
     @classmethod
     def from_message(cls, text: str) -> ReportJob:
+        from tkw.reports.model import ResponseLink  # the model imports new_report_id from here
+
         data = json.loads(text)
         if data.get("v") != MESSAGE_VERSION:
             raise ValueError(f"report job message version {data.get('v')!r} is not {MESSAGE_VERSION}")
@@ -126,4 +135,5 @@ class ReportJob:
             # Admission parsed and checked it already: plain JSON is enough to read it again.
             bundle=json.loads(body) if data.get("admitted_body") and body is not None else None,
             findings=None if findings is None else tuple(Finding.model_validate(f) for f in findings),
+            responses=tuple(ResponseLink.model_validate(link) for link in data.get("responses") or ()),
         )

@@ -8,15 +8,20 @@ a claim made by the same report id does not count as a reuse.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 from tkw.encoded_headers import HeaderError, decode_target_identifier
+from tkw.http import ApiRequest
 from tkw.reports.job import ReportJob
 from tkw.reports.model import UNIDENTIFIED_ORGANISATION, ReportRecord, build_report
 from tkw.reports.store import ReportStore
+from tkw.routes import Operation
 from tkw.validation import Finding, ValidationInput, validate
+from tkw.validation.profile import profile_findings
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +43,21 @@ def checks(job: ReportJob, seen_before: bool) -> list[Finding]:
             structure_validated=job.bundle is not None,
         )
     )
+
+
+def profile_findings_of(operation: Operation, request: ApiRequest, bundle: dict[str, Any] | None) -> list[Finding]:
+    """Profile findings on the message (or resource) the sender sent; none for a body that is not one.
+
+    Run by the report worker, off the sender's path; on the path only in strict mode, where they
+    decide the answer. A $process-message body counts only once admission parsed it (``bundle``).
+    """
+    body = bundle
+    if operation is not Operation.PROCESS_MESSAGE and request.method in ("POST", "PUT") and request.body:
+        try:
+            body = json.loads(request.body)
+        except (ValueError, RecursionError):
+            return []  # the structure checks already say why
+    return profile_findings(body)
 
 
 def claims_request_id(job: ReportJob) -> bool:
@@ -66,6 +86,7 @@ def record_of(job: ReportJob, findings: Sequence[Finding]) -> ReportRecord:
         report_id=job.report_id,
         # The emulator's clock, not API Gateway's request time: retention counts from storage.
         time=datetime.fromtimestamp(job.received, UTC),
+        responses=job.responses,
     )
 
 
@@ -80,7 +101,7 @@ def produce_reports(jobs: Sequence[ReportJob], store: ReportStore) -> list[str]:
                 seen_before = claims_request_id(job) and store.claim_request_id(
                     job.organisation, (job.request.request_id or "").strip(), job.received, job.report_id
                 )
-                findings = tuple(checks(job, seen_before))
+                findings = (*checks(job, seen_before), *profile_findings_of(job.operation, job.request, job.bundle))
             records.append(record_of(job, findings))
         except Exception:
             logger.exception("Producing a validation report failed", extra={"report_id": job.report_id})
