@@ -39,7 +39,7 @@ def test_every_bars_path_has_its_fallback_for_other_methods() -> None:
 def test_each_handler_decorates_exactly_its_template_routes() -> None:
     """A handler's ``@app.get(...)``/``@app.post(...)`` paths are its template events' paths."""
     decorator = re.compile(
-        r"@app\.(get|post|delete)\((f?)\"([^\"]+)\"\)|@app\.(get|post|delete)\(BASE_PATH \+ r\"([^\"]+)\"\)"
+        r"@app\.(get|post|put|delete)\((f?)\"([^\"]+)\"\)|@app\.(get|post|put|delete)\(BASE_PATH \+ r\"([^\"]+)\"\)"
     )
     for spec in TEMPLATE.functions():
         if spec.logical_id == _FALLBACK or not spec.routes:

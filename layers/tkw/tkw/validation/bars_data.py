@@ -92,6 +92,11 @@ def _load_definitions() -> dict[str, MessageDefinitionRule]:
         if not item.name.endswith(".json"):
             continue
         data = json.loads(item.read_text(encoding="utf-8"))
+        name = str(data["url"]).rsplit("/", 1)[-1]
+        if item.name != name.removeprefix("bars-message-") + ".json":
+            # An Application's variant (app5-…) or a TKW error sentinel's deliberately broken copy
+            # (invalid-…) of the same canonical URL: the IG's own definition is the file named after it.
+            continue
         focus: dict[str, Cardinality] = {}
         for entry in data["focus"]:
             if entry["code"] in _ENVELOPE:
@@ -99,7 +104,6 @@ def _load_definitions() -> dict[str, MessageDefinitionRule]:
             allowed = _cardinality(int(entry.get("min", 0)), str(entry.get("max", "*")))
             known = focus.get(entry["code"])
             focus[entry["code"]] = allowed if known is None else _widest(known, allowed)
-        name = str(data["url"]).rsplit("/", 1)[-1]
         rule = MessageDefinitionRule(name, str(data["eventCoding"]["code"]), MappingProxyType(focus))
         found[rule.url] = rule
     return found
