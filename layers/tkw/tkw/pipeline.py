@@ -132,7 +132,7 @@ def admit_proxy(request: ApiRequest, services: Services) -> tuple[str | None, Ta
         application = authorise(request, services)
     proxy.check_transaction_headers(request)
     target = proxy.check_target_identifier(request)
-    proxy.check_catalogue(target, services.catalogue, services.settings.unknown_targets)
+    proxy.check_catalogue(target, services.catalogue, services.settings.unknown_targets, report_organisation(request))
     return application, target
 
 
