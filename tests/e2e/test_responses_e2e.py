@@ -31,7 +31,9 @@ from tkw.receiver.tls import PkiFiles, generate_test_pki
 
 LIVE_EXAMPLES = ROOT.parent / "shared" / "bars-spec" / "ig-examples-live"
 SENDER_SERVICE = "2222222222"  # VALREQ03's MessageHeader.source.endpoint: the 999 service sending
-EMULATED_SERVICE = "111111111"  # its destination: the CAS the emulator plays
+# The CAS the emulator plays: the live page's validation receiver (a catalogued TKW service; VALREQ03's
+# own destination, 111111111, is not in the Endpoint Catalogue, so the request is addressed here).
+EMULATED_SERVICE = "2000003366"
 FULL, INTERIM, DNA, DNA_401 = "9658499147", "9658499155", "9658499163", "9658499171"
 
 
@@ -80,6 +82,7 @@ def validation_request(nhs_number: str) -> dict[str, Any]:
     bundle = json.loads(next(LIVE_EXAMPLES.glob("VALREQ03_*.json")).read_text(encoding="utf-8"))
     bundle = copy.deepcopy(bundle)
     bundle["id"] = str(uuid.uuid4())
+    bundle["entry"][0]["resource"]["destination"][0]["endpoint"] = f"{DOS}|{EMULATED_SERVICE}"
     for entry in bundle["entry"]:
         if entry["resource"]["resourceType"] == "Patient":
             entry["resource"]["identifier"][0]["value"] = nhs_number  # as the guide says: replace 3478526985

@@ -336,4 +336,9 @@ def _ensure_use_case(resource: dict[str, Any], code: str) -> None:
     if any(isinstance(c, dict) and c.get("system") == catalogue.use_case_system for c in codings):
         return
     coding = {"system": catalogue.use_case_system, "code": found.code, "display": found.display}
-    resource[element] = [*concepts, {"coding": [coding]}]
+    # As the IG's messages carry it: a second coding of the one category (BaRS allows one category).
+    first = concepts[0] if concepts and isinstance(concepts[0], dict) else None
+    if first is None:
+        resource[element] = [{"coding": [coding]}, *concepts[1:]]
+    else:
+        resource[element] = [{**first, "coding": [*(first.get("coding") or []), coding]}, *concepts[1:]]
