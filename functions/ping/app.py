@@ -11,6 +11,7 @@ from tkw.edge import logger, metrics, resolver, to_response
 from tkw.edge import tracer as tracer_for_function
 from tkw.fhir import canned
 from tkw.http import ApiResponse
+from tkw.settings import get_settings
 
 tracer = tracer_for_function()
 app = resolver()
@@ -18,7 +19,7 @@ app = resolver()
 
 @app.get(f"{BASE_PATH}/_ping")
 def ping() -> Response[str]:
-    return to_response(ApiResponse(200, canned.ping_body(), content_type="application/json"))
+    return to_response(ApiResponse(200, canned.ping_body(get_settings().tkw_edition), content_type="application/json"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -510,6 +510,9 @@ def _order(request: ApiRequest) -> ResponseOrder:
     return order
 
 
+REPORT_WAIT_SECONDS = 5.0
+
+
 def _first_values(headers: Mapping[str, list[str]]) -> dict[str, str]:
     return {name: values[0] for name, values in headers.items() if values}
 
@@ -518,6 +521,10 @@ def request_response(request: ApiRequest, services: OutboundServices | None = No
     """``POST /tkw/responses``: send one response of ``kind`` to an earlier request, now (queued)."""
     organisation = requesting_organisation(request)
     order = _order(request)
+    from tkw.services import get_services
+
+    # Read-your-writes: a report id just returned may still be with the report worker.
+    get_services().report_handoff.wait_for(order.report_id, REPORT_WAIT_SECONDS)
     services = services or get_outbound_services()
     record = services.reports.get(organisation, order.report_id, services.clock())
     if record is None or record.direction != "inbound":
