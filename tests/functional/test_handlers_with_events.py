@@ -38,6 +38,12 @@ EVENT_FUNCTION = {
     "state_reset": "StateFunction",
     "portal_page": "PortalFunction",
     "portal_asset": "PortalFunction",
+    "organisations": "OrganisationsFunction",
+    "shares_create": "SharesFunction",
+    "shares_zip": "SharesFunction",
+    "shares_list": "SharesFunction",
+    "shares_revoke": "SharesFunction",
+    "shares_open": "SharesFunction",
     "fallback": "FallbackFunction",
 }
 
@@ -66,6 +72,8 @@ BARS_EVENTS = [
         "ReportsFunction",
         "ReceiverRunsFunction",
         "PortalFunction",
+        "OrganisationsFunction",
+        "SharesFunction",
     )
 ]
 

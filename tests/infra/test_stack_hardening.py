@@ -57,8 +57,19 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:Query",
+        "dynamodb:UpdateItem",  # the organisation's hourly count of runs (tkw.outbound)
         "sqs:SendMessage",
         "s3:GetObject",
+    },
+    "OrganisationsFunction": _BEARER,
+    # A share's two items in one transaction (Put, Update), the list (Query), reports and zips.
+    "SharesFunction": {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+        "s3:GetObject",
+        "s3:PutObject",
     },
     "ReceiverWorkerFunction": {
         "dynamodb:GetItem",
@@ -74,6 +85,7 @@ SAM_IMPLICIT_POLICIES = {
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
     "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
 }
+API_GATEWAY_LOGS_POLICY = "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 SQS_EVENT_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
 
 
@@ -262,6 +274,10 @@ def test_after_the_sam_transform_roles_carry_only_sams_implicit_managed_policies
     )
     assert result.returncode == 0, result.stderr
     roles: dict[str, dict[str, Any]] = json.loads(result.stdout)
+    # ApiGatewayLogRole: only with SetApiGatewayLogRole=true, API Gateway's own role for access logs.
+    log_role = roles.pop("ApiGatewayLogRole")
+    assert log_role == {"managed": [{"Fn::Sub": API_GATEWAY_LOGS_POLICY}], "statements": []}
+    assert RESOURCES["ApiGatewayLogRole"]["Condition"] == "CreateApiGatewayLogRole"
     assert set(roles) == {f"{name}Role" for name in FUNCTIONS}, "every function gets its own role from SAM"
     for role_name, role in roles.items():
         expected = set(SAM_IMPLICIT_POLICIES)

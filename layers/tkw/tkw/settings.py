@@ -21,6 +21,11 @@ class Settings(BaseModel):
     # Reports are written for every BaRS call unless switched off (benchmarks compare both).
     reports_enabled: bool = True
     allow_private_receivers: bool = False
+    # Share links for assurance (/tkw/reports/{id}/share) last this many days.
+    share_link_days: int = Field(default=7, ge=1, le=30)
+    # Per organisation and clock hour: what the stack may send out (tkw.outbound).
+    receiver_runs_per_hour: int = Field(default=20, ge=1)
+    async_responses_per_hour: int = Field(default=200, ge=1)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -40,6 +45,9 @@ class Settings(BaseModel):
             report_retention_days=int(e.get("REPORT_RETENTION_DAYS") or 30),
             reports_enabled=flag("REPORTS_ENABLED", True),
             allow_private_receivers=flag("ALLOW_PRIVATE_RECEIVERS", False),
+            share_link_days=int(e.get("SHARE_LINK_DAYS") or 7),
+            receiver_runs_per_hour=int(e.get("RECEIVER_RUNS_PER_HOUR") or 20),
+            async_responses_per_hour=int(e.get("ASYNC_RESPONSES_PER_HOUR") or 200),
         )
 
 

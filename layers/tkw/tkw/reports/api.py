@@ -13,9 +13,10 @@ POST     /tkw/reports/download        :func:`download_zip` (``{"ids": [...]}`` o
                                       → 201 with a presigned ``url`` of a zip)
 =======  ===========================  ===================================================================
 
-The caller's organisation comes from ``NHSD-End-User-Organisation``, exactly as on BaRS requests.
-One organisation never sees another's reports: an id it does not own is 404, never 403, so ids
-of other organisations cannot even be confirmed to exist.
+The caller's organisation comes from ``NHSD-End-User-Organisation``, exactly as on BaRS requests,
+through :class:`tkw.access.Caller` (in int mode: only the organisations the application is bound to).
+One organisation never sees another's reports: an id it does not own, or an organisation the caller
+is not bound to, is the same 404 as a report that does not exist, never 403.
 """
 
 from __future__ import annotations
@@ -29,10 +30,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from tkw.access import Caller
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest, ApiResponse, loggable_path
 from tkw.reports.html import render_report
-from tkw.reports.service import requesting_organisation
 from tkw.reports.store import (
     MAX_PAGE_SIZE,
     MAX_ZIP_REPORTS,
@@ -61,6 +62,10 @@ def _not_found(report_id: str) -> BarsError:
     return BarsError.of(
         404, "REC_NOT_FOUND", "not-found", f"No report {report_id[:80]!r} exists for your organisation."
     )
+
+
+def _none_found() -> BarsError:
+    return BarsError.of(404, "REC_NOT_FOUND", "not-found", "None of the requested reports exist for your organisation.")
 
 
 def _guard(func: Callable[[], ApiResponse], request: ApiRequest) -> ApiResponse:
@@ -154,11 +159,11 @@ def _links(request: ApiRequest, summary: ReportSummary) -> dict[str, str]:
     return {"self": base, "html": f"{base}?format=html", "download": f"{base}/download"}
 
 
-def list_reports(request: ApiRequest, store: ReportStore, now: float | None = None) -> ApiResponse:
+def list_reports(request: ApiRequest, caller: Caller, store: ReportStore, now: float | None = None) -> ApiResponse:
     """GET /tkw/reports: this organisation's reports, newest first, filtered and paged."""
 
     def run() -> ApiResponse:
-        ods = requesting_organisation(request)
+        ods = caller.organisation(request)
         query = _query_from(request)
         try:
             page = store.list_reports(ods, query, _now(now))
@@ -189,13 +194,17 @@ def _wants_html(request: ApiRequest) -> bool:
 
 
 def get_report(
-    request: ApiRequest, store: ReportStore, report_id: str | None = None, now: float | None = None
+    request: ApiRequest,
+    caller: Caller,
+    store: ReportStore,
+    report_id: str | None = None,
+    now: float | None = None,
 ) -> ApiResponse:
     """GET /tkw/reports/{id}: the JSON record, or the HTML report for ``Accept: text/html``."""
 
     def run() -> ApiResponse:
-        ods = requesting_organisation(request)
         wanted = _report_id(request, report_id)
+        ods = caller.organisation(request, not_found=_not_found(wanted))
         record = store.get(ods, wanted, _now(now)) if wanted else None
         if record is None:
             raise _not_found(wanted)
@@ -207,7 +216,11 @@ def get_report(
 
 
 def download_report(
-    request: ApiRequest, store: ReportStore, report_id: str | None = None, now: float | None = None
+    request: ApiRequest,
+    caller: Caller,
+    store: ReportStore,
+    report_id: str | None = None,
+    now: float | None = None,
 ) -> ApiResponse:
     """GET /tkw/reports/{id}/download: 302 to a short-lived presigned link (HTML; ``?format=json``).
 
@@ -215,8 +228,8 @@ def download_report(
     """
 
     def run() -> ApiResponse:
-        ods = requesting_organisation(request)
         wanted = _report_id(request, report_id)
+        ods = caller.organisation(request, not_found=_not_found(wanted))
         fmt = (request.param("format") or "html").lower()
         if fmt not in ("html", "json"):
             raise _bad_request("format must be html or json.", parameter="format")
@@ -248,11 +261,11 @@ def _zip_request(request: ApiRequest) -> dict[str, Any]:
     return data
 
 
-def download_zip(request: ApiRequest, store: ReportStore, now: float | None = None) -> ApiResponse:
+def download_zip(request: ApiRequest, caller: Caller, store: ReportStore, now: float | None = None) -> ApiResponse:
     """POST /tkw/reports/download: zip the chosen reports and answer 201 with a presigned ``url``."""
 
     def run() -> ApiResponse:
-        ods = requesting_organisation(request)
+        ods = caller.organisation(request, not_found=_none_found())
         data = _zip_request(request)
         moment = _now(now)
         ids = data.get("ids")
@@ -270,9 +283,7 @@ def download_zip(request: ApiRequest, store: ReportStore, now: float | None = No
             )
         package = store.package(ods, wanted, moment) if wanted else None
         if package is None:
-            raise BarsError.of(
-                404, "REC_NOT_FOUND", "not-found", "None of the requested reports exist for your organisation."
-            )
+            raise _none_found()
         body = {
             "id": package.id,
             "url": package.url,
