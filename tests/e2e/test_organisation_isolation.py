@@ -236,3 +236,15 @@ def test_no_token_no_tkw_data(world: World) -> None:
         result = world.emulator.request(route.method, fill(world, route.path), headers)
         assert result.status == 401, route.name
         assert_outcome(result.json, "SEND_UNAUTHORIZED", "unknown")
+
+
+def test_a_share_token_never_reaches_the_logs(world: World) -> None:
+    made = call(world, world.a, "POST", f"/tkw/reports/{world.report}/share")
+    token = made.json["url"].rsplit("/", 1)[1]
+    path = made.json["url"].replace(world.emulator.root, "")
+    assert world.emulator.request("GET", path).status == 200  # opened without any header
+    assert call(world, world.a, "DELETE", f"/tkw/shares/{token}").status == 204
+    assert world.emulator.request("GET", path).status == 410
+    output = world.emulator.output()
+    assert "/tkw/shared/[token]" in output  # the requests were logged, masked
+    assert token not in output and world.share_url.rsplit("/", 1)[1] not in output

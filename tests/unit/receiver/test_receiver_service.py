@@ -12,6 +12,7 @@ from unit.receiver.receiver_stubs import compliant_app
 from werkzeug.test import Client
 
 from tkw.access import OPEN
+from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest
 from tkw.outbound import MemoryOutboundCounter
 from tkw.receiver import service
@@ -255,3 +256,14 @@ def test_runs_are_listed_and_read_per_organisation_only() -> None:
     theirs = service.list_runs(as_org("GET", "/tkw/receiver-runs", "BBB02"), OPEN, svc).body["runs"]
     assert [r["run_id"] for r in mine] == [run_id]
     assert theirs == []
+
+
+def test_an_organisations_hourly_budget_of_runs_is_enforced_before_anything_is_queued() -> None:
+    svc = services()
+    svc.settings = Settings(receiver_runs_per_hour=2)
+    body = {"endpoint": PUBLIC, "target_identifier": "2000072489"}
+    assert [post(svc, body)[0] for _ in range(2)] == [202, 202]
+    with pytest.raises(BarsError) as refused:
+        post(svc, body)
+    assert refused.value.status == 429 and "Retry-After" in refused.value.headers
+    assert len(svc.queue.sent) == 2  # type: ignore[attr-defined]
