@@ -22,7 +22,7 @@ from emulator_support import Emulator, HttpResult, start_emulator, stop_emulator
 from unit.stateful.stateful_bundles import booking_new, referral
 
 from tkw.auth.client import fetch_token, generate_key_pair, mint_client_assertion, register_app, request_token
-from tkw.messages import NHS_NUMBER_SYSTEM
+from tkw.message_kinds import NHS_NUMBER_SYSTEM
 
 PATIENT = "9054613556"  # TKW's verified patient
 STATEFUL_PATIENT = "9707606312"  # the stateful 111-to-ED patient

@@ -310,7 +310,7 @@ def test_reports_render_from_a_real_run(defective_outcome: RunOutcome, tmp_path:
     from xml.etree import ElementTree as ET
 
     from tkw.receiver.models import RunRecord, RunReport, RunSummary
-    from tkw.receiver.reports import render_all
+    from tkw.receiver.run_reports import render_all
 
     record = RunRecord(
         run_id="r-1",

@@ -16,7 +16,7 @@ import pytest
 from bars_support import BASE, assert_outcome, assert_valid_fhir, bars_headers, example, ig_example
 
 from tkw.http import ApiRequest, ApiResponse
-from tkw.messages import NHS_NUMBER_SYSTEM
+from tkw.message_kinds import NHS_NUMBER_SYSTEM
 from tkw.pipeline import Exchange, handle
 from tkw.routes import Operation
 from tkw.scenarios.engine import get_engine, load_table

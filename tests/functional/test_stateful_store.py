@@ -31,7 +31,7 @@ from unit.stateful.test_stateful_machine import SEED_TABLE
 
 from tkw.adapters.state_store import DynamoStateStore
 from tkw.fhir.outcome import BarsError
-from tkw.messages import MessageKind
+from tkw.message_kinds import MessageKind
 from tkw.stateful import (
     State,
     apply,

@@ -70,7 +70,7 @@ def expected_5xx(sent: Sent) -> int | None:
 
 def _is_referral_500(body: bytes) -> bool:
     from tkw.fhir.outcome import BarsError
-    from tkw.messages import MessageKind
+    from tkw.message_kinds import MessageKind
     from tkw.scenarios.classify import classify
 
     try:

@@ -28,8 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from tkw.encoded_headers import ODS_CODE, HeaderError, decode_end_user_organisation
 from tkw.fhir.outcome import BarsError
-from tkw.headers import ODS_CODE, HeaderError, decode_end_user_organisation
 from tkw.http import ApiRequest, ApiResponse
 
 if TYPE_CHECKING:

@@ -97,12 +97,12 @@ class Progress:
 
 
 def _write_reports(args: argparse.Namespace, report: Any, out: TextIO) -> None:
-    from tkw.receiver import reports
+    from tkw.receiver import run_reports
 
     for path, render in (
-        (args.junit, reports.render_junit),
-        (args.json, reports.render_json),
-        (args.html, reports.render_html),
+        (args.junit, run_reports.render_junit),
+        (args.json, run_reports.render_json),
+        (args.html, run_reports.render_html),
     ):
         if path:
             Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -17,9 +17,9 @@ from aws_lambda_powertools import Logger
 
 from tkw import access, proxy
 from tkw.access import NOBODY, Caller
+from tkw.encoded_headers import HeaderError, TargetIdentifier, decode_target_identifier
 from tkw.fhir import canned
 from tkw.fhir.outcome import BarsError
-from tkw.headers import HeaderError, TargetIdentifier, decode_target_identifier
 from tkw.http import ApiRequest, ApiResponse, loggable_path
 from tkw.routes import Operation, allowed_methods, find_route
 from tkw.services import Services, get_services
@@ -74,7 +74,7 @@ def handle(operation: Operation, request: ApiRequest, services: Services | None 
             if strict_error is not None:
                 exchange.notes["scenario"] = "strict-mode"
                 raise strict_error
-        from tkw.responders import respond  # local import: keeps _ping's cold start small
+        from tkw.answer import respond  # local import: keeps _ping's cold start small
 
         response = respond(exchange)
     except BarsError as err:
@@ -169,7 +169,7 @@ def _admit(exchange: Exchange) -> None:
     proxy.check_transaction_headers(request)
     exchange.target = proxy.check_target_identifier(request)
     if op is Operation.PROCESS_MESSAGE:
-        from tkw.fhir.message import parse_message_body
+        from tkw.fhir.message_body import parse_message_body
 
         exchange.bundle = parse_message_body(request, exchange.services.settings.max_body_bytes)
 

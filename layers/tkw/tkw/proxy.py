@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from tkw.encoded_headers import HeaderError, TargetIdentifier, decode_target_identifier
 from tkw.fhir.outcome import BarsError
-from tkw.headers import HeaderError, TargetIdentifier, decode_target_identifier
 from tkw.http import ApiRequest
 
 

@@ -3,7 +3,7 @@ import base64
 import pytest
 from bars_support import b64json, organisation, target
 
-from tkw.headers import HeaderError, decode_end_user_organisation, decode_target_identifier
+from tkw.encoded_headers import HeaderError, decode_end_user_organisation, decode_target_identifier
 
 
 def test_target_identifier_decodes_system_and_value() -> None:

@@ -133,12 +133,12 @@ def test_wrong_method_on_known_path_is_405_with_allow(method: str, path: str, al
 
 
 def test_an_unexpected_failure_is_a_fhir_500_not_a_stack_trace(monkeypatch: pytest.MonkeyPatch) -> None:
-    import tkw.responders
+    import tkw.answer
 
     def explode(_: object) -> None:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(tkw.responders, "respond", explode)
+    monkeypatch.setattr(tkw.answer, "respond", explode)
     response = handle(Operation.SLOT_SEARCH, request("GET", "/Slot", bars_headers()))
     assert response.status == 500
     issue = assert_outcome(response.body, "REC_SERVER_ERROR", "exception")

@@ -1,4 +1,4 @@
-"""Property tests of ``$process-message`` body admission (``tkw.fhir.message.parse_message_body``).
+"""Property tests of ``$process-message`` body admission (``tkw.fhir.message_body.parse_message_body``).
 
 Whatever the bytes and the Content-Type, admission returns a Bundle dict or raises a BarsError
 with 400, 413 or 415 and a BaRS code; nothing else may escape (it would be a 500 to the sender).
@@ -13,7 +13,7 @@ from fuzz.bundles import json_values, message_bundles
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from tkw.fhir.message import parse_message_body
+from tkw.fhir.message_body import parse_message_body
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest
 

@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tkw.fhir.outcome import BarsError
-from tkw.messages import NHS_NUMBER_SYSTEM
+from tkw.message_kinds import NHS_NUMBER_SYSTEM
 from tkw.scenarios.classify import Classification, classify
 
 RESOURCE_TYPES = ("MessageHeader", "Appointment", "ServiceRequest", "Encounter", "Patient", "Organization")

@@ -1,4 +1,4 @@
-"""Property tests of ``tkw.headers``: the base64-JSON BaRS headers decode, or fail with a reason.
+"""Property tests of ``tkw.encoded_headers``: the base64-JSON BaRS headers decode, or fail with a reason.
 
 Whatever a sender puts in ``NHSD-Target-Identifier`` or ``NHSD-End-User-Organisation``, decoding
 returns a well-formed value or raises :class:`HeaderError` with its stage; never anything else
@@ -14,7 +14,7 @@ from typing import Any
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tkw.headers import (
+from tkw.encoded_headers import (
     DOS_SYSTEM,
     ODS_SYSTEM,
     HeaderError,

@@ -15,9 +15,9 @@ from fuzz.bundles import message_bundles
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tkw.fhir.message import structure_errors
+from tkw.fhir.message_body import structure_errors
 from tkw.fhir.outcome import BarsError
-from tkw.messages import MessageKind
+from tkw.message_kinds import MessageKind
 from tkw.scenarios.classify import Classification, classify
 from tkw.stateful.events import (
     STATEFUL_KINDS,

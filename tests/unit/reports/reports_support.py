@@ -8,7 +8,7 @@ from typing import Any
 
 from bars_support import BASE, bars_headers, example
 
-from tkw.headers import TargetIdentifier
+from tkw.encoded_headers import TargetIdentifier
 from tkw.http import ApiRequest, ApiResponse
 from tkw.reports import ReportRecord, build_report
 from tkw.routes import Operation

@@ -8,7 +8,7 @@ import pytest
 from bars_support import example, ig_example
 
 from tkw.fhir.outcome import BarsError
-from tkw.messages import NHS_NUMBER_SYSTEM, MessageKind
+from tkw.message_kinds import NHS_NUMBER_SYSTEM, MessageKind
 from tkw.scenarios.classify import classify, nhs_number_of
 
 

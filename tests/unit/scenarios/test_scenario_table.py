@@ -11,7 +11,7 @@ import yaml
 from bars_support import ROOT
 from pydantic import ValidationError
 
-from tkw.messages import MessageKind
+from tkw.message_kinds import MessageKind
 from tkw.routes import Operation
 from tkw.scenarios.engine import ScenarioEngine, load_table, scenarios_file
 from tkw.scenarios.model import ScenarioTable

@@ -9,7 +9,7 @@ from typing import Any
 
 from bars_support import example, ig_example
 
-from tkw.messages import NHS_NUMBER_SYSTEM, MessageKind
+from tkw.message_kinds import NHS_NUMBER_SYSTEM, MessageKind
 from tkw.stateful.machine import Event
 
 PATIENT = "9707606312"

@@ -14,7 +14,7 @@ from unit.stateful.stateful_bundles import (
     referral_cancel,
 )
 
-from tkw.messages import MessageKind
+from tkw.message_kinds import MessageKind
 from tkw.stateful.events import (
     STATEFUL_KINDS,
     appointment_entry_ids,

@@ -19,7 +19,7 @@ from unit.stateful.stateful_bundles import (
 )
 
 from tkw.fhir.outcome import BarsError
-from tkw.messages import MessageKind
+from tkw.message_kinds import MessageKind
 from tkw.stateful import (
     InMemoryStateStore,
     State,

@@ -20,7 +20,7 @@ from unit.stateful.stateful_bundles import (
 from unit.stateful.test_stateful_machine import SEED_TABLE
 
 from tkw.fhir.outcome import BarsError
-from tkw.messages import MessageKind
+from tkw.message_kinds import MessageKind
 from tkw.stateful import (
     InMemoryStateStore,
     State,

@@ -7,7 +7,7 @@ from typing import Any
 
 from bars_support import BASE, DOS, b64json, bars_headers
 
-from tkw.headers import TargetIdentifier
+from tkw.encoded_headers import TargetIdentifier
 from tkw.http import ApiRequest
 from tkw.routes import Operation
 from tkw.validation import Finding, ValidationInput, validate

@@ -21,7 +21,7 @@ from typing import Any
 
 from tkw.adapters.aws import DynamoTable
 from tkw.receiver.models import RunOptions, RunRecord, RunStatus, TestResult
-from tkw.receiver.reports import CONTENT_TYPES
+from tkw.receiver.run_reports import CONTENT_TYPES
 
 RUN_PK = "RUN#{run_id}"
 RUN_SK = "RUN"

@@ -36,7 +36,7 @@ from tkw.auth.models import TOKEN_PATH, AppKey, AppRecord
 from tkw.auth.ports import AuthStore
 from tkw.auth.responses import json_response, oauth_error
 from tkw.auth.tokens import new_api_key, new_message_id
-from tkw.headers import ODS_CODE
+from tkw.encoded_headers import ODS_CODE
 from tkw.http import ApiRequest, ApiResponse
 
 APP_TTL_SECONDS = 30 * 24 * 3600

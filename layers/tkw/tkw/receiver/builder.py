@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote, urlencode
 
-from tkw.headers import ODS_SYSTEM, encode_base64_json
+from tkw.encoded_headers import ODS_SYSTEM, encode_base64_json
 from tkw.receiver import paths
 from tkw.receiver.suite import TEST_BUNDLE_ID, VARIABLE, SetOp, Suite, SuiteTest, load_payload
 

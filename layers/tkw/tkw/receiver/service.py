@@ -25,7 +25,7 @@ from tkw.access import Caller
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest, ApiResponse
 from tkw.outbound import OutboundCounter, OutboundKind
-from tkw.receiver import reports
+from tkw.receiver import run_reports
 from tkw.receiver.models import (
     FINISHED,
     RunOptions,
@@ -264,7 +264,7 @@ def run_view(record: RunRecord, results: list[TestResult], services: ReceiverSer
     view["results"] = shown
     links: dict[str, str] = {}
     if record.status in FINISHED and record.finished_at and any(r.status != "pending" for r in results):
-        links = services.reports.links(record.run_id, reports.FILES, services.settings.report_link_expiry_seconds)
+        links = services.reports.links(record.run_id, run_reports.FILES, services.settings.report_link_expiry_seconds)
     view["links"] = links
     return view
 
@@ -384,7 +384,7 @@ def execute_run(run_id: str, services: ReceiverServices | None = None) -> RunRec
         }
     )
     if results:
-        files = reports.render_all(RunReport(run=finished, suite=services.suite.name, results=results))
+        files = run_reports.render_all(RunReport(run=finished, suite=services.suite.name, results=results))
         services.reports.put(run_id, files)
     services.store.update(finished, expires_at)
     services.store.forget_options(run_id)  # client keys and secret headers are not kept

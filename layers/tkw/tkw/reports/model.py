@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from tkw.headers import TargetIdentifier
+from tkw.encoded_headers import TargetIdentifier
 from tkw.http import ApiRequest, ApiResponse
 from tkw.validation.findings import Finding, Verdict, verdict_of
 

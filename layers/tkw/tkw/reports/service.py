@@ -5,7 +5,7 @@ Kept free of AWS: the store is passed in (:class:`~tkw.reports.store.ReportStore
 
 from __future__ import annotations
 
-from tkw.headers import ODS_CODE, HeaderError, decode_end_user_organisation
+from tkw.encoded_headers import ODS_CODE, HeaderError, decode_end_user_organisation
 from tkw.http import ApiRequest
 from tkw.reports.html import render_report
 from tkw.reports.model import UNIDENTIFIED_ORGANISATION, ReportRecord

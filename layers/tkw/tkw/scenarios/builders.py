@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tkw import BASE_PATH
-from tkw.messages import NHS_NUMBER_SYSTEM
+from tkw.message_kinds import NHS_NUMBER_SYSTEM
 
 BUNDLE_PROFILE = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Bundle"
 # The MessageDefinitions' useContext names the service with this placeholder (as in the IG).

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tkw.fhir.outcome import BarsError
-from tkw.messages import NHS_NUMBER_SYSTEM, MessageKind
+from tkw.message_kinds import NHS_NUMBER_SYSTEM, MessageKind
 
 __all__ = ["Classification", "MessageKind", "classify", "nhs_number_of", "normalise_system"]
 

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from tkw.encoded_headers import DOS_SYSTEM
 from tkw.fhir.outcome import BarsError, Issue
-from tkw.headers import DOS_SYSTEM
 from tkw.http import ApiResponse
-from tkw.messages import NHS_NUMBER_SYSTEM
+from tkw.message_kinds import NHS_NUMBER_SYSTEM
 from tkw.routes import Operation
 from tkw.scenarios import builders
 from tkw.scenarios.classify import Classification, normalise_system

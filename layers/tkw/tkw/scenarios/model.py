@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tkw.messages import MessageKind
+from tkw.message_kinds import MessageKind
 from tkw.routes import Operation
 
 SlotStatus = Literal["free", "busy"]

@@ -1,7 +1,7 @@
 """The stateful 111-to-ED scenario (patient 9707606312, state per end-user organisation).
 
 Pure domain: the machine (transition table as data), event detection, the nightly-reset clock,
-the storage port and the service the responders call. AWS lives in ``tkw.adapters.state_store``.
+the storage port and the service the answer calls. AWS lives in ``tkw.adapters.state_store``.
 """
 
 from tkw.stateful.machine import Event, Outcome, State, transition

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from tkw.messages import MessageKind
+from tkw.message_kinds import MessageKind
 from tkw.stateful.machine import Event
 
 # Kinds whose event does not depend on the stored state. REFERRAL_NEW is linked or mis-linked.

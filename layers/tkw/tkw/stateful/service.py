@@ -24,9 +24,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict
 
+from tkw.encoded_headers import HeaderError, decode_end_user_organisation
 from tkw.fhir.outcome import BarsError
-from tkw.headers import HeaderError, decode_end_user_organisation
-from tkw.messages import MessageKind
+from tkw.message_kinds import MessageKind
 from tkw.stateful.clock import london_iso, next_london_midnight
 from tkw.stateful.events import STATEFUL_KINDS, StatefulEvent, find_resources, stateful_event
 from tkw.stateful.machine import REFERRAL_NOT_LINKED, Event, Outcome, State, transition

@@ -1,8 +1,8 @@
 """Validation: checks of a BaRS request that produce findings for the sender's report.
 
 Entry point: :func:`validate`. Rules are small named functions grouped by category in
-:mod:`~tkw.validation.headers`, :mod:`~tkw.validation.structure`, :mod:`~tkw.validation.message`
-and :mod:`~tkw.validation.query`; :func:`strict_mode_error` turns error findings into a 400.
+:mod:`~tkw.validation.header_rules`, :mod:`~tkw.validation.structure_rules`, :mod:`~tkw.validation.message_rules`
+and :mod:`~tkw.validation.query_rules`; :func:`strict_mode_error` turns error findings into a 400.
 """
 
 from tkw.validation.context import ValidationInput

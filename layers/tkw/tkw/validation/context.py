@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
-from tkw.fhir.message import MAX_BUNDLE_ENTRIES
-from tkw.headers import HeaderError, TargetIdentifier, decode_target_identifier
+from tkw.encoded_headers import HeaderError, TargetIdentifier, decode_target_identifier
+from tkw.fhir.message_body import MAX_BUNDLE_ENTRIES
 from tkw.http import ApiRequest
 from tkw.routes import Operation
 

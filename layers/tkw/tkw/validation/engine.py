@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from tkw.validation import headers, message, query, structure
+from tkw.validation import header_rules, message_rules, query_rules, structure_rules
 from tkw.validation.context import ValidationContext, ValidationInput
 from tkw.validation.findings import Finding
 from tkw.validation.registry import Rule
@@ -21,7 +21,12 @@ logger = logging.getLogger(__name__)
 MAX_FINDINGS_PER_CHECK = 50
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
-RULES: tuple[Rule, ...] = (*headers.RULES.rules, *structure.RULES.rules, *message.RULES.rules, *query.RULES.rules)
+RULES: tuple[Rule, ...] = (
+    *header_rules.RULES.rules,
+    *structure_rules.RULES.rules,
+    *message_rules.RULES.rules,
+    *query_rules.RULES.rules,
+)
 
 
 def validate(inp: ValidationInput) -> list[Finding]:

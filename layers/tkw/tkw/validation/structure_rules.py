@@ -2,7 +2,7 @@
 that fhir.resources 8 ships; BARS-API.md §13).
 
 It checks elements, cardinality and primitive formats, not code values against value sets; BaRS
-codes are checked by :mod:`tkw.validation.message`. Every error names its element path, e.g.
+codes are checked by :mod:`tkw.validation.message_rules`. Every error names its element path, e.g.
 ``Bundle.entry[2].resource(Patient).birthDate``.
 """
 
@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from tkw.fhir.message import fhir_path, structure_errors
+from tkw.fhir.message_body import fhir_path, structure_errors
 from tkw.routes import Operation
 from tkw.validation.context import ValidationContext
 from tkw.validation.findings import Finding

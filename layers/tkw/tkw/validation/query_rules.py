@@ -17,7 +17,7 @@ from tkw.routes import Operation
 from tkw.validation import bars_data as bars
 from tkw.validation.context import ValidationContext
 from tkw.validation.findings import Finding, Severity
-from tkw.validation.headers import UUID_PATTERN
+from tkw.validation.header_rules import UUID_PATTERN
 from tkw.validation.nhs_number import check_digit, is_ten_digits
 from tkw.validation.registry import RuleSet
 

@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from tkw.headers import HeaderError, decode_base64_json
+from tkw.encoded_headers import HeaderError, decode_base64_json
 from tkw.routes import Operation
 from tkw.validation import bars_data as bars
 from tkw.validation.context import ValidationContext
