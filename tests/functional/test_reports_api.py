@@ -16,7 +16,7 @@ from moto import mock_aws
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit" / "reports"))
 from bars_support import assert_outcome, b64json, organisation
-from reports_support import BUCKET, TABLE, booking_report, create_resources
+from reports_support import BUCKET, TABLE, booking_report, create_resources, moto_server
 
 from tkw.access import OPEN
 from tkw.adapters.report_store import S3ReportStore
@@ -267,21 +267,7 @@ def test_zip_of_another_organisations_reports_is_not_found(reports: list[ReportR
 
 
 def test_download_link_can_be_followed(monkeypatch: pytest.MonkeyPatch) -> None:
-    from moto.server import ThreadedMotoServer
-
-    from tkw.adapters.aws import reset_clients
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        for name in ("TKW_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
-        reset_clients()
+    with moto_server(monkeypatch):
         create_resources()
         store = S3ReportStore(TABLE, BUCKET)
         record = booking_report(time=DAY)
@@ -291,9 +277,6 @@ def test_download_link_can_be_followed(monkeypatch: pytest.MonkeyPatch) -> None:
         )
         with urllib.request.urlopen(response.headers["Location"], timeout=10) as fetched:
             assert ReportRecord.model_validate(json.loads(fetched.read())) == record
-    finally:
-        reset_clients()
-        server.stop()
 
 
 # -- the Lambda handler, with the template's own table and bucket -------------------------------

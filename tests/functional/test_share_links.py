@@ -17,7 +17,7 @@ import pytest
 from bars_support import organisation
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit" / "reports"))
-from reports_support import BUCKET, TABLE, booking_report, create_resources
+from reports_support import BUCKET, TABLE, booking_report, create_resources, moto_server
 
 from tkw.access import OPEN, Caller
 from tkw.adapters.report_store import S3ReportStore
@@ -37,28 +37,11 @@ SETTINGS = Settings()  # ShareLinkDays: 7 by default
 @pytest.fixture
 def stores(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[S3ReportStore, DynamoShareStore]]:
     """moto as a real server: a presigned link must download over HTTP, as a reviewer's browser would."""
-    from moto.server import ThreadedMotoServer
-
-    from tkw.adapters.aws import reset_clients
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        for name in ("TKW_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
-        reset_clients()
+    with moto_server(monkeypatch):
         # moto's backends outlive a server in the same process: fresh names per test.
         table, bucket = f"{TABLE}-{uuid.uuid4().hex[:8]}", f"{BUCKET}-{uuid.uuid4().hex[:8]}"
         create_resources(table, bucket)
         yield S3ReportStore(table, bucket), DynamoShareStore(table)
-    finally:
-        reset_clients()
-        server.stop()
 
 
 @pytest.fixture
