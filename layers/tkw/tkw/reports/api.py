@@ -54,11 +54,11 @@ NO_STORE = {"Cache-Control": "no-store"}
 VERDICTS: dict[str, Verdict] = {"pass": "pass", "fail": "fail", "warnings": "warnings"}
 
 
-def _bad_request(message: str, code: str = "value", parameter: str | None = None) -> BarsError:
+def bad_request(message: str, code: str = "value", parameter: str | None = None) -> BarsError:
     return BarsError.of(400, "REC_BAD_REQUEST", code, message, expression=parameter)
 
 
-def _not_found(report_id: str) -> BarsError:
+def report_not_found(report_id: str) -> BarsError:
     return BarsError.of(
         404, "REC_NOT_FOUND", "not-found", f"No report {report_id[:80]!r} exists for your organisation."
     )
@@ -117,7 +117,7 @@ def _parse_time(value: str, name: str, *, end_of_day: bool) -> datetime:
             return start + timedelta(days=1, microseconds=-1) if end_of_day else start
         moment = datetime.fromisoformat(text.replace(" ", "+"))  # an unencoded "+" arrives as a space
     except ValueError:
-        raise _bad_request(
+        raise bad_request(
             f"{name} {value[:40]!r} is not an ISO 8601 date or date-time (e.g. 2026-01-31 or 2026-01-31T09:00:00Z).",
             parameter=name,
         ) from None
@@ -128,7 +128,7 @@ def _time_window(values: dict[str, Any]) -> tuple[datetime | None, datetime | No
     since = _parse_time(str(values["since"]), "since", end_of_day=False) if values.get("since") else None
     until = _parse_time(str(values["until"]), "until", end_of_day=True) if values.get("until") else None
     if since and until and since > until:
-        raise _bad_request("since is after until: the window is empty.", parameter="since")
+        raise bad_request("since is after until: the window is empty.", parameter="since")
     return since, until
 
 
@@ -137,12 +137,12 @@ def _query_from(request: ApiRequest) -> ReportQuery:
     since, until = _time_window(params)
     verdict = params["verdict"]
     if verdict is not None and verdict not in VERDICTS:
-        raise _bad_request(f"verdict must be one of {', '.join(VERDICTS)}.", parameter="verdict")
+        raise bad_request(f"verdict must be one of {', '.join(VERDICTS)}.", parameter="verdict")
     limit_text = params["limit"]
     limit = 50
     if limit_text is not None:
         if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE_SIZE:
-            raise _bad_request(f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}.", parameter="limit")
+            raise bad_request(f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}.", parameter="limit")
         limit = int(limit_text)
     return ReportQuery(
         since=since,
@@ -168,7 +168,7 @@ def list_reports(request: ApiRequest, caller: Caller, store: ReportStore, now: f
         try:
             page = store.list_reports(ods, query, _now(now))
         except InvalidPageToken as err:
-            raise _bad_request(f"page_token: {err}.", parameter="page_token") from None
+            raise bad_request(f"page_token: {err}.", parameter="page_token") from None
         body: dict[str, Any] = {
             "organisation": ods,
             "count": len(page.reports),
@@ -204,10 +204,10 @@ def get_report(
 
     def run() -> ApiResponse:
         wanted = _report_id(request, report_id)
-        ods = caller.organisation(request, not_found=_not_found(wanted))
+        ods = caller.organisation(request, not_found=report_not_found(wanted))
         record = store.get(ods, wanted, _now(now)) if wanted else None
         if record is None:
-            raise _not_found(wanted)
+            raise report_not_found(wanted)
         if _wants_html(request):
             return ApiResponse(200, render_report(record), content_type=HTML, headers=dict(NO_STORE))
         return ApiResponse(200, record.model_dump(mode="json"), content_type=JSON, headers=dict(NO_STORE))
@@ -229,16 +229,16 @@ def download_report(
 
     def run() -> ApiResponse:
         wanted = _report_id(request, report_id)
-        ods = caller.organisation(request, not_found=_not_found(wanted))
+        ods = caller.organisation(request, not_found=report_not_found(wanted))
         fmt = (request.param("format") or "html").lower()
         if fmt not in ("html", "json"):
-            raise _bad_request("format must be html or json.", parameter="format")
+            raise bad_request("format must be html or json.", parameter="format")
         link = (request.param("link") or "").lower()
         if link not in ("", "json"):
-            raise _bad_request("link must be json (or left out for a 302 redirect).", parameter="link")
+            raise bad_request("link must be json (or left out for a 302 redirect).", parameter="link")
         url = store.link(ods, wanted, "json" if fmt == "json" else "html", _now(now)) if wanted else None
         if url is None:
-            raise _not_found(wanted)
+            raise report_not_found(wanted)
         if link == "json":
             # For pages that cannot read a redirect's Location (fetch hides it): the link as JSON.
             body = {"id": wanted, "format": fmt, "url": url, "expires_in": store.link_expiry_seconds}
@@ -254,7 +254,7 @@ def _zip_request(request: ApiRequest) -> dict[str, Any]:
     except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict):
-        raise _bad_request(
+        raise bad_request(
             'The body must be a JSON object: {"ids": ["<report id>", ...]} or {"since": "...", "until": "..."}.',
             code="invalid",
         )
@@ -271,14 +271,14 @@ def download_zip(request: ApiRequest, caller: Caller, store: ReportStore, now: f
         ids = data.get("ids")
         if ids is not None:
             if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
-                raise _bad_request("ids must be a non-empty list of report ids.", parameter="ids")
+                raise bad_request("ids must be a non-empty list of report ids.", parameter="ids")
             if len(ids) > MAX_ZIP_REPORTS:
-                raise _bad_request(f"A zip holds at most {MAX_ZIP_REPORTS} reports.", parameter="ids")
+                raise bad_request(f"A zip holds at most {MAX_ZIP_REPORTS} reports.", parameter="ids")
             wanted: list[str] = ids
         elif data.get("since") or data.get("until"):
             wanted = _ids_in_window(store, ods, data, moment)
         else:
-            raise _bad_request(
+            raise bad_request(
                 'Say which reports to zip: {"ids": [...]} or {"since": "...", "until": "..."}.', code="required"
             )
         package = store.package(ods, wanted, moment) if wanted else None
@@ -302,7 +302,7 @@ def _ids_in_window(store: ReportStore, ods: str, data: dict[str, Any], now: floa
     try:
         query = ReportQuery(since=since, until=until, limit=MAX_PAGE_SIZE)
     except ValidationError:
-        raise _bad_request("since/until are not valid times.") from None
+        raise bad_request("since/until are not valid times.") from None
     ids: list[str] = []
     while len(ids) < MAX_ZIP_REPORTS:
         page = store.list_reports(ods, query, now)

@@ -23,7 +23,7 @@ from typing import Any
 from tkw.access import Caller
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest, ApiResponse
-from tkw.reports.api import HTML, JSON, NO_STORE, _bad_request, _not_found
+from tkw.reports.api import HTML, JSON, NO_STORE, bad_request, report_not_found
 from tkw.reports.html import render_notice, render_report
 from tkw.reports.shares import (
     SHARED_PATH,
@@ -81,9 +81,9 @@ def share_report(
     now: float,
 ) -> ApiResponse:
     """POST /tkw/reports/{id}/share: a link to the report's HTML page, valid ``ShareLinkDays``."""
-    organisation = caller.organisation(request, not_found=_not_found(report_id))
+    organisation = caller.organisation(request, not_found=report_not_found(report_id))
     if reports.get(organisation, report_id, now) is None:
-        raise _not_found(report_id)
+        raise report_not_found(report_id)
     return _create(request, caller, shares, settings, organisation, "report", [report_id], now)
 
 
@@ -101,9 +101,9 @@ def share_zip(
         data = None
     ids = data.get("ids") if isinstance(data, dict) else None
     if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
-        raise _bad_request('The body must be {"ids": ["<report id>", ...]}.', parameter="ids")
+        raise bad_request('The body must be {"ids": ["<report id>", ...]}.', parameter="ids")
     if len(ids) > MAX_ZIP_REPORTS:
-        raise _bad_request(f"A zip holds at most {MAX_ZIP_REPORTS} reports.", parameter="ids")
+        raise bad_request(f"A zip holds at most {MAX_ZIP_REPORTS} reports.", parameter="ids")
     wanted = list(dict.fromkeys(ids))
     found = [i for i in wanted if reports.get(organisation, i, now) is not None]
     if not found:
