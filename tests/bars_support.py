@@ -16,6 +16,8 @@ FIXTURES = ROOT / "tests" / "fixtures"
 SPEC = FIXTURES / "bars-spec"
 EXAMPLES = SPEC / "examples"
 IG_EXAMPLES = SPEC / "ig-examples" / "examples"
+# The live IG's examples (Applications 5 and 6 among them), newer than ig-examples.
+LIVE_IG_EXAMPLES = SPEC / "ig-examples-live"
 BASE = "/booking-and-referral/FHIR/R4"
 DOS = "https://fhir.nhs.uk/Id/dos-service-id"
 ODS = "https://fhir.nhs.uk/Id/ods-organization-code"
@@ -65,6 +67,29 @@ def ig_example(name_prefix: str) -> Any:
     """A fresh copy of an IG example bundle by its prefix, e.g. ``ig_example("BOOKREQ01")``."""
     matches = sorted(IG_EXAMPLES.glob(f"{name_prefix}*.json"))
     assert matches, f"no IG example starting {name_prefix}"
+    return copy.deepcopy(_load(matches[0]))
+
+
+USE_CASE_SYSTEM = "https://fhir.nhs.uk/CodeSystem/usecases-categories-bars"
+
+
+def with_use_case(bundle: Any, code: str = "a1t1", display: str = "111 to ED") -> Any:
+    """The bundle with its use case (UCC) added, as the Application pages require: Appointment
+    ``serviceCategory`` for a booking, ServiceRequest ``category`` otherwise. The official 1.0.0 API
+    examples predate UCC."""
+    coding = {"system": USE_CASE_SYSTEM, "code": code, "display": display}
+    booking = bundle["entry"][0]["resource"].get("eventCoding", {}).get("code") == "booking-request"
+    holder, element = ("Appointment", "serviceCategory") if booking else ("ServiceRequest", "category")
+    for entry in bundle["entry"]:
+        if entry["resource"]["resourceType"] == holder:
+            entry["resource"].setdefault(element, []).append({"coding": [coding]})
+    return bundle
+
+
+def live_example(name_prefix: str) -> Any:
+    """A fresh copy of a live IG example bundle by its prefix, e.g. ``live_example("REFREQ8B")``."""
+    matches = sorted(LIVE_IG_EXAMPLES.glob(f"{name_prefix}*.json"))
+    assert matches, f"no live IG example starting {name_prefix}"
     return copy.deepcopy(_load(matches[0]))
 
 

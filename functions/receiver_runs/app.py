@@ -48,7 +48,7 @@ def get_run(run_id: str) -> Response[str]:
 @tracer.capture_method
 def describe_suite() -> Response[str]:
     # What the suite contains is no secret: readable without a token, even in int mode.
-    return serve_admin(lambda request, _, __: service.describe_suite(), app, logger, public=True)
+    return serve_admin(lambda request, _, __: service.describe_suite(request), app, logger, public=True)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -22,6 +22,7 @@ from unit.stateful.stateful_bundles import booking_new
 from werkzeug.wrappers import Request, Response
 
 from tkw.auth.client import fetch_token, generate_key_pair, register_app
+from tkw.receiver.suite import load_suite
 
 PORTAL = "/tkw/portal"
 
@@ -188,42 +189,70 @@ def test_receive_requests_runs_chosen_tests_against_a_receiver(
     ods = unique_ods("R")
     page.open(emulator.root + PORTAL + "#receive")
     page.choose_organisation(ods)
-    page.wait(lambda: len(page.all("#suite-list input.test")) == 21, "the suite's 21 tests")
-    assert page.text("#tests-count") == "21 of 21 selected"
-    # Each test is described, with what it sends and expects.
-    description = page.by_id("t-booking-get-desc").text
-    assert "Also runs booking-new first." in description
+    # Pick an Application first: its happy path and error suite are listed (Application 1 first).
+    page.wait(lambda: page.all("#suite-list input.test"), "the first Application's tests")
+    assert page.labelled("BaRS Application").get_attribute("value") == "1"
+    select = page.labelled("BaRS Application")
+    select.find_element("css selector", "option[value='5']").click()
+    app5 = [t for t in load_suite().tests if t.application == "5"]
+    page.wait(lambda: len(page.all("#suite-list input.test")) == len(app5), "Application 5's tests")
+    assert page.text("#tests-count") == f"{len(app5)} of {len(app5)} selected"
+    assert [h.text for h in page.all("#suite-list h3")] == [
+        f"Happy path ({sum(t.suite == 'happy' for t in app5)})",
+        f"Error suite ({sum(t.suite == 'error' for t in app5)})",
+    ]
+    # Each test is described, with what it sends and expects (the BaRS code for a refusal).
+    assert "Also runs a5-referral-new first." in page.by_id("t-a5-referral-get-desc").text
+    assert "DELETE /$process-message → expects HTTP 405 REC_METHOD_NOT_ALLOWED" in page.text("#suite-list")
     page.screenshot("suite")
 
+    page.button("Error suite only").click()
+    errors5 = sum(t.suite == "error" for t in app5)
+    assert page.text("#tests-count") == f"{errors5} of {len(app5)} selected"
     page.button("Select none").click()
-    page.css("label[for=t-capability-statement]").click()
-    page.css("label[for=t-booking-get]").click()
-    assert page.text("#tests-count") == "2 of 21 selected"
+    page.css("label[for=t-a5-capability-statement]").click()
+    page.css("label[for=t-a5-referral-get]").click()
+    page.css("label[for=t-a5-same-bundle-id]").click()
+    assert page.text("#tests-count") == f"3 of {len(app5)} selected"
     page.type(page.labelled("Receiver base URL"), receiver.url())
     page.type(page.labelled("Target identifier (DoS service id)"), "2000072489")
     page.button("Execute selected tests").click()
 
     page.wait(lambda: page.by_id("run-view").get_attribute("data-status") == "passed", "the run to pass")
     results = page.all("#run-results li")
-    assert [r.get_attribute("data-test-id") for r in results] == ["capability-statement", "booking-new", "booking-get"]
+    assert [r.get_attribute("data-test-id") for r in results] == [
+        "a5-capability-statement",
+        "a5-referral-new",
+        "a5-referral-get",
+        "a5-same-bundle-id",
+    ]
     assert {r.get_attribute("data-status") for r in results} == {"passed"}
+    # Grouped by Application and suite.
+    assert [h.text for h in page.all("#run-results h3")] == [
+        "Application 5: GP to community pharmacy (Pharmacy First): Happy path (3 of 3 passed)",
+        "Application 5: GP to community pharmacy (Pharmacy First): Error suite (1 of 1 passed)",
+    ]
     assert page.text("#run-title") == "Run passed"
-    assert page.text("#run-progress-text") == "Finished: 3 passed, 0 failed of 3."
+    assert page.text("#run-progress-text") == "Finished: 4 passed, 0 failed of 4."
     links = {a.get_attribute("data-kind"): str(a.get_attribute("href")) for a in page.all("#run-links a")}
     assert set(links) == {"html", "junit", "json", "zip"}
     page.screenshot("run-passed")
     junit = ET.fromstring(fetch(links["junit"]))  # noqa: S314 - the emulator's own output
-    assert (junit.get("tests"), junit.get("failures")) == ("3", "0")
+    assert (junit.get("tests"), junit.get("failures")) == ("4", "0")
+    assert [s.get("name") for s in junit.findall("testsuite")] == [
+        "BaRS receiver suites: Application 5: GP to community pharmacy (Pharmacy First)"
+    ]
     assert zipfile.ZipFile(io.BytesIO(fetch(links["zip"]))).namelist()
 
     # Receiver reports: the run is listed with its status, and fresh report links on demand.
     page.tab("Receiver reports")
     row = page.wait(lambda: page.all("#runs-body tr"), "the run in Receiver reports")[0]
     assert row.get_attribute("data-status") == "passed"
-    assert row.find_element("css selector", "td[data-label='Passed / failed / total']").text == "3 / 0 / 3"
+    assert row.find_element("css selector", "td[data-label='Passed / failed / total']").text == "4 / 0 / 4"
+    assert row.find_element("css selector", "td[data-label='Application']").text.startswith("Application 5: ")
     page.button("Get reports", within="#runs-body").click()
     html_link = page.wait(lambda: page.css("#runs-body a.html"), "the run's report links")
-    assert b"capability-statement" in fetch(str(html_link.get_attribute("href")))
+    assert b"a5-same-bundle-id" in fetch(str(html_link.get_attribute("href")))
     page.screenshot("receiver-reports")
     assert page.console_errors() == []
 
@@ -239,7 +268,7 @@ def test_an_unreachable_receiver_and_a_bad_form_are_explained(emulator: Emulator
     page.type(page.labelled("Receiver base URL"), f"http://127.0.0.1:{free_port()}/booking-and-referral/FHIR/R4")
     page.type(page.labelled("Target identifier (DoS service id)"), "2000072489")
     page.button("Select none").click()
-    page.css("label[for=t-capability-statement]").click()
+    page.css("label[for=t-a1-capability-statement]").click()
     page.button("Execute selected tests").click()
     page.wait(lambda: page.by_id("run-view").get_attribute("data-status") in ("failed", "error"), "the run to end")
     assert "receiver unreachable" in page.text("#run-reason")

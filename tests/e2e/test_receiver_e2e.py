@@ -76,6 +76,7 @@ def test_a_run_through_the_local_runner_passes_and_its_zip_downloads(local: Emul
     assert results["run"]["run_id"] == run_id and results["run"]["status"] == "passed"
     junit = ET.fromstring(archive.read("junit.xml"))  # noqa: S314 - our own output
     assert junit.get("failures") == "0"
+    assert len(junit.findall("testsuite")) == 5  # one per BaRS Application: 1, 3, 4, 5, 6
 
     content_type, page = download(view["links"]["html"])
     assert content_type.startswith("text/html") and run_id.encode() in page
@@ -97,9 +98,11 @@ def test_the_cli_runs_through_the_emulator_and_fails_a_defective_receiver(local:
                 stub.url(),
                 "--target",
                 "2000072489",
+                "--application",
+                "1",
                 "--tests",
-                "capability-statement",
-                "unknown-appointment",
+                "a1-capability-statement",
+                "a1-unknown-appointment-id",
                 "--junit",
                 str(junit),
             ]
@@ -107,11 +110,14 @@ def test_the_cli_runs_through_the_emulator_and_fails_a_defective_receiver(local:
         code = cli.receiver_run(args, out)
     text = out.getvalue()
     assert code == 1, text
-    assert "FAIL capability-statement" in text and "FAIL unknown-appointment" in text
+    assert "FAIL a1-capability-statement" in text and "FAIL a1-unknown-appointment-id" in text
     assert "2 tests: 0 passed, 2 failed, 0 skipped" in text
     assert "zip: http" in text
     cases = ET.parse(junit).getroot().iter("testcase")  # noqa: S314 - our own output
-    assert sorted(c.get("name", "").split(":")[0] for c in cases) == ["capability-statement", "unknown-appointment"]
+    assert sorted(c.get("name", "").split(":")[0] for c in cases) == [
+        "a1-capability-statement",
+        "a1-unknown-appointment-id",
+    ]
 
 
 def test_a_run_can_target_the_emulators_own_bars_api(local: Emulator) -> None:
@@ -119,10 +125,10 @@ def test_a_run_can_target_the_emulators_own_bars_api(local: Emulator) -> None:
     view = wait_until_finished(local, run_id)
     assert view["status"] in {"passed", "failed"}, view.get("reason")
     assert all(r["status"] in {"passed", "failed", "skipped"} for r in view["results"])
-    capability = next(r for r in view["results"] if r["test_id"] == "capability-statement")
+    capability = next(r for r in view["results"] if r["test_id"] == "a1-capability-statement")
     assert capability["response_status"] == 200 and capability["checks"]
 
 
 def test_the_local_runner_allows_loopback_receivers_by_default(emulator: Emulator, compliant: RunningStub) -> None:
-    run_id = start(emulator, endpoint=compliant.url(), target_identifier="1", tests=["capability-statement"])
+    run_id = start(emulator, endpoint=compliant.url(), target_identifier="1", tests=["a1-capability-statement"])
     assert wait_until_finished(emulator, run_id)["status"] == "passed"

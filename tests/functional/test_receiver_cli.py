@@ -40,8 +40,38 @@ def test_a_passing_receiver_exits_0_with_progress_summary_and_junit(compliant: R
         assert f"PASS {test_id}" in out
     assert f"{len(load_suite().ids)} tests: {len(load_suite().ids)} passed, 0 failed, 0 skipped" in out
     assert "PASSED" in out
-    suite = ET.parse(junit).getroot().find("testsuite")  # noqa: S314 - our own output
-    assert suite is not None and (suite.get("tests"), suite.get("failures")) == (str(len(load_suite().ids)), "0")
+    # One JUnit testsuite per BaRS Application, holding its happy path and its error suite.
+    suites = ET.parse(junit).getroot().findall("testsuite")  # noqa: S314 - our own output
+    assert [s.find("properties/property[@name='application']").get("value") for s in suites] == [
+        "1",
+        "3",
+        "4",
+        "5",
+        "6",
+    ]  # type: ignore[union-attr]
+    assert sum(int(s.get("tests") or 0) for s in suites) == len(load_suite().ids)
+    assert {s.get("failures") for s in suites} == {"0"}
+
+
+def test_one_application_s_suites_are_chosen_with_application_and_suites(compliant: RunningStub) -> None:
+    code, out = tkw(
+        "receiver-run",
+        "--endpoint",
+        compliant.url(),
+        "--target",
+        "2000072489",
+        "--application",
+        "5",
+        "--suites",
+        "error",
+    )
+    assert code == 0, out
+    errors = [t.id for t in load_suite().tests if t.application == "5" and t.suite == "error"]
+    assert all(f"PASS {test_id}" in out for test_id in errors)
+    assert "PASS a5-referral-new" in out  # the error tests that resend it need it first
+    assert "PASS a5-referral-cancel" not in out and "a1-" not in out
+    assert f"Application 5 error    {len(errors)} of {len(errors)} passed" in out
+    assert "Application 5 happy    1 of 1 passed" in out
 
 
 def test_a_failing_receiver_exits_1_and_says_why(tmp_path: Path) -> None:
@@ -53,19 +83,19 @@ def test_a_failing_receiver_exits_1_and_says_why(tmp_path: Path) -> None:
             "--target",
             "2000072489",
             "--tests",
-            "unknown-appointment,method-not-allowed",
+            "a1-unknown-appointment-id,a1-wrong-method",
             "--junit",
             str(tmp_path / "j.xml"),
             "--html",
             str(tmp_path / "r.html"),
         )
     assert code == 1
-    assert "FAIL unknown-appointment" in out
-    assert "[status] expected HTTP 404, found HTTP 400 (no BaRS error code)" in out
+    assert "FAIL a1-unknown-appointment-id" in out
+    assert "[status] expected HTTP 404 REC_NOT_FOUND, found HTTP 400 (no BaRS error code)" in out
     assert "2 tests: 0 passed, 2 failed, 0 skipped" in out
     failures = ET.parse(tmp_path / "j.xml").getroot().iter("failure")  # noqa: S314 - our own output
     assert len(list(failures)) == 2
-    assert "unknown-appointment" in (tmp_path / "r.html").read_text()
+    assert "a1-unknown-appointment-id" in (tmp_path / "r.html").read_text()
 
 
 def test_certs_then_a_tls_ma_run(tmp_path: Path) -> None:
@@ -81,10 +111,10 @@ def test_certs_then_a_tls_ma_run(tmp_path: Path) -> None:
         tls = ["--client-cert", str(pki / "client.pem"), "--client-key", str(pki / "client-key.pem")]
         ca = ["--ca-bundle", str(pki / "ca.pem")]
         code, out = tkw(
-            "receiver-run", "--endpoint", url, "--target", "1", "--tests", "capability-statement", *tls, *ca
+            "receiver-run", "--endpoint", url, "--target", "1", "--tests", "a1-capability-statement", *tls, *ca
         )
         assert code == 0, out
-        code, out = tkw("receiver-run", "--endpoint", url, "--target", "1", "--tests", "capability-statement", *ca)
+        code, out = tkw("receiver-run", "--endpoint", url, "--target", "1", "--tests", "a1-capability-statement", *ca)
         assert code == 1
         assert "found HTTP 403 REC_FORBIDDEN (TLS-MA failure, as the BaRS proxy reports it)" in out
         assert "FAILED (TLS-MA failure: " in out
@@ -97,12 +127,32 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
     code, _ = tkw("receiver-run", "--endpoint", "http://127.0.0.1:9", "--target", "1", "--tests", "nope")
     assert code == 2
     assert "unknown tests: nope" in capsys.readouterr().err
+    code, _ = tkw("receiver-run", "--endpoint", "http://127.0.0.1:9", "--target", "1", "--suites", "sad")
+    assert code == 2
+    assert "suites.0: Input should be 'happy' or 'error'" in capsys.readouterr().err
+    code, _ = tkw(
+        "receiver-run",
+        "--endpoint",
+        "http://127.0.0.1:9",
+        "--target",
+        "1",
+        "--application",
+        "5",
+        "--tests",
+        "a1-booking-new",
+    )
+    assert code == 2
+    assert "tests a1-booking-new are not in Application 5" in capsys.readouterr().err
 
 
 def test_receiver_suite_lists_the_tests() -> None:
     code, out = tkw("receiver-suite")
     assert code == 0
     assert all(test_id in out for test_id in load_suite().ids)
+    assert "Application 6: CAD to CAD out of area (UCC a6t1)" in out
+    code, out = tkw("receiver-suite", "--application", "4", "--suite", "error")
+    assert "a4-same-bundle-id" in out and "409 REC_CONFLICT" in out
+    assert "a4-validation-new " not in out and "a5-" not in out
 
 
 def test_auth_commands_are_delegated(capsys: pytest.CaptureFixture[str]) -> None:
@@ -128,4 +178,4 @@ def test_tkw_is_a_console_script_and_runs_as_a_module() -> None:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert '"booking-new"' in done.stdout
+    assert '"a1-booking-new"' in done.stdout and '"application": "1"' in done.stdout

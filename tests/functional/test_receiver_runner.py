@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from unit.receiver.receiver_stubs import RunningStub, compliant_app, defective_app, serve
+from unit.receiver.receiver_stubs import RunningStub, compliant_app, defective_app, failing_app, serve, yes_app
 from werkzeug.wrappers import Request, Response
 
 from tkw.receiver.models import TestResult
@@ -34,6 +34,14 @@ def by_id(outcome: RunOutcome) -> dict[str, TestResult]:
     return {r.test_id: r for r in outcome.results}
 
 
+def resource_in(bundle: str, kind: str) -> dict[str, Any]:
+    """The first entry of type ``kind`` in a message Bundle's JSON text."""
+    found: dict[str, Any] = next(
+        e["resource"] for e in json.loads(bundle)["entry"] if e["resource"]["resourceType"] == kind
+    )
+    return found
+
+
 def failed_checks(result: TestResult) -> dict[str, str]:
     return {c.id: c.message for c in result.checks if not c.passed and c.severity == "error"}
 
@@ -47,10 +55,10 @@ def compliant() -> Iterator[RunningStub]:
 @pytest.fixture(scope="module")
 def defective_outcome() -> RunOutcome:
     with serve(defective_app()) as stub:
-        return run(stub.url())
+        return run(stub.url(), application="1")
 
 
-def test_a_receiver_that_follows_bars_passes_the_whole_suite(compliant: RunningStub) -> None:
+def test_a_receiver_that_follows_bars_passes_every_suite_of_every_application(compliant: RunningStub) -> None:
     progress: list[str] = []
     outcome = run_suite(
         RunConfig(endpoint=compliant.url(), target=TARGET),
@@ -63,23 +71,19 @@ def test_a_receiver_that_follows_bars_passes_the_whole_suite(compliant: RunningS
     assert [r.test_id for r in outcome.results] == load_suite().ids
     # Progress is reported test by test, dependencies before the tests that need them.
     assert sorted(progress) == sorted(load_suite().ids)
-    assert progress.index("booking-new") < progress.index("booking-get") < progress.index("booking-cancel")
-    booked = by_id(outcome)["booking-get"]
+    assert progress.index("a1-booking-new") < progress.index("a1-booking-get") < progress.index("a1-booking-cancel")
+    booked = by_id(outcome)["a1-booking-get"]
     assert booked.response is not None and json.loads(booked.response.body)["resourceType"] == "Appointment"
 
 
 def test_ids_assigned_on_create_are_the_ones_read_and_cancelled(compliant: RunningStub) -> None:
-    outcome = run(compliant.url(), tests=["booking-cancel"])
+    outcome = run(compliant.url(), tests=["a1-booking-cancel"])
     results = by_id(outcome)
-    assert list(results) == ["booking-new", "booking-get", "booking-cancel"]
-    new = results["booking-new"]
+    assert list(results) == ["a1-slot-search", "a1-booking-new", "a1-booking-get", "a1-booking-cancel"]
+    new = results["a1-booking-new"]
     assert new.response is not None
-    created = next(
-        e["resource"]["id"]
-        for e in json.loads(new.response.body)["entry"]
-        if e["resource"]["resourceType"] == "Appointment"
-    )
-    get = results["booking-get"]
+    created = resource_in(new.response.body, "Appointment")["id"]
+    get = results["a1-booking-get"]
     assert get.request is not None and get.request.url.endswith(f"/Appointment/{created}")
     assert all(r.status == "passed" for r in results.values())
 
@@ -87,7 +91,7 @@ def test_ids_assigned_on_create_are_the_ones_read_and_cancelled(compliant: Runni
 def test_the_stub_saw_transaction_headers_and_the_replayed_request_id(compliant: RunningStub) -> None:
     app = compliant.server.app
     before = len(app.requests)  # type: ignore[attr-defined]
-    outcome = run(compliant.url(), tests=["duplicate-request-id"])
+    outcome = run(compliant.url(), tests=["a1-reused-x-request-id"])
     assert outcome.status == "passed"
     sent = app.requests[before:]  # type: ignore[attr-defined]
     request_ids = [headers.get("X-Request-Id") for _, _, headers in sent]
@@ -97,43 +101,111 @@ def test_the_stub_saw_transaction_headers_and_the_replayed_request_id(compliant:
 def test_defects_fail_and_are_each_reported_precisely(defective_outcome: RunOutcome) -> None:
     results = by_id(defective_outcome)
     assert defective_outcome.status == "failed"
-    assert all(r.status == "failed" for r in results.values()), {r.test_id: r.status for r in results.values()}
+    assert not [r.test_id for r in results.values() if r.status == "passed"]
 
     # No header echo: named, with the value that should have come back.
-    echo = failed_checks(results["message-definition"])
-    sent_id = results["message-definition"].request.headers["X-Request-Id"]  # type: ignore[union-attr]
+    echo = failed_checks(results["a1-message-definition"])
+    sent_id = results["a1-message-definition"].request.headers["X-Request-Id"]  # type: ignore[union-attr]
     assert echo == {
         "echo-x-request-id": f"expected X-Request-Id echoed as {sent_id}, found no such header",
         "echo-x-correlation-id": echo["echo-x-correlation-id"],
     }
 
     # Invalid FHIR: the element at fault.
-    capability = failed_checks(results["capability-statement"])
+    capability = failed_checks(results["a1-capability-statement"])
     assert "an invalid CapabilityStatement: CapabilityStatement.date" in capability["fhir-valid"]
 
     # Plain-JSON errors and wrong codes.
-    unknown = failed_checks(results["unknown-appointment"])
-    assert unknown["status"] == "expected HTTP 404, found HTTP 400 (no BaRS error code)"
+    unknown = failed_checks(results["a1-unknown-appointment-id"])
+    assert unknown["status"] == "expected HTTP 404 REC_NOT_FOUND, found HTTP 400 (no BaRS error code)"
     assert unknown["fhir-valid"].endswith("""found JSON without resourceType '{"error": "unknown id"}'""")
     assert unknown["bars-code"].startswith("expected BaRS error code REC_NOT_FOUND")
     assert (
-        failed_checks(results["method-not-allowed"])["status"]
-        == "expected HTTP 405, found HTTP 404 (no BaRS error code)"
+        failed_checks(results["a1-wrong-method"])["status"]
+        == "expected HTTP 405 REC_METHOD_NOT_ALLOWED, found HTTP 404 (no BaRS error code)"
     )
-    allow = next(c for c in results["method-not-allowed"].checks if c.id == "allow-header")
+    allow = next(c for c in results["a1-wrong-method"].checks if c.id == "allow-header")
     assert (allow.passed, allow.severity) == (False, "warning")
 
     # A receiver that does not re-check the transaction headers, or duplicates.
-    assert failed_checks(results["missing-request-id"])["status"] == "expected HTTP 400, found HTTP 200"
-    assert failed_checks(results["duplicate-request-id"])["status"] == "expected HTTP 409, found HTTP 200"
-    assert failed_checks(results["invalid-bundle"])["status"] == "expected HTTP 400, found HTTP 200"
+    assert (
+        failed_checks(results["a1-missing-x-request-id"])["status"]
+        == "expected HTTP 400 REC_BAD_REQUEST, found HTTP 200"
+    )
+    assert (
+        failed_checks(results["a1-reused-x-request-id"])["status"] == "expected HTTP 409 REC_CONFLICT, found HTTP 200"
+    )
+    assert (
+        failed_checks(results["a1-invalid-message-bundle"])["status"]
+        == "expected HTTP 400 REC_BAD_REQUEST, found HTTP 200"
+    )
 
     # Ids that change between create and read; the read still ran (the create answered 200).
-    read = failed_checks(results["booking-get"])
+    read = failed_checks(results["a1-booking-get"])
     assert (
         read["id-consistent"].startswith("expected id = ")
         and "(the id the receiver assigned in booking-new)" in read["id-consistent"]
     )
+
+
+@pytest.fixture(scope="module")
+def yes_outcome() -> RunOutcome:
+    with serve(yes_app()) as stub:
+        return run(stub.url())
+
+
+def test_a_receiver_that_says_yes_to_everything_fails_every_error_test(yes_outcome: RunOutcome) -> None:
+    errors = [r for r in yes_outcome.results if r.suite == "error"]
+    assert {r.application for r in errors} == {"1", "3", "4", "5", "6"}
+    assert [r.test_id for r in errors if r.status != "failed"] == []
+    # Each failure says which refusal was expected, from the suite's own BaRS table.
+    expected = {t.id: t.expect for t in load_suite().tests}
+    for result in errors:
+        wanted = expected[result.test_id]
+        assert failed_checks(result)["status"] == f"expected HTTP {wanted.status} {wanted.bars_code}, found HTTP 200"
+        assert failed_checks(result)["bars-code"].startswith(f"expected BaRS error code {wanted.bars_code} ")
+    # It is the error suites that catch it: its happy paths pass.
+    assert [r.test_id for r in yes_outcome.results if r.suite == "happy" and r.status != "passed"] == []
+
+
+def test_a_receiver_that_answers_500_fails_every_happy_path() -> None:
+    with serve(failing_app()) as stub:
+        outcome = run(stub.url(), suites=["happy"])
+    assert {r.application for r in outcome.results} == {"1", "3", "4", "5", "6"}
+    assert all(r.suite == "happy" for r in outcome.results)
+    assert [r.test_id for r in outcome.results if r.status == "passed"] == []
+    ran = [r for r in outcome.results if r.status == "failed"]
+    assert all(failed_checks(r)["status"] == "expected HTTP 200, found HTTP 500 (REC_SERVER_ERROR)" for r in ran), {
+        r.test_id: r.message for r in ran
+    }
+    skipped = [r for r in outcome.results if r.status == "skipped"]
+    assert skipped and all(r.message.startswith("skipped: depends on ") for r in skipped)
+
+
+def test_one_application_can_be_run_alone_and_results_carry_application_and_suite(compliant: RunningStub) -> None:
+    outcome = run(compliant.url(), application="6")
+    assert outcome.status == "passed"
+    assert {r.application for r in outcome.results} == {"6"}
+    happy = [r.test_id for r in outcome.results if r.suite == "happy"]
+    assert happy == [
+        "a6-capability-statement",
+        "a6-message-definition",
+        "a6-referral-initial",
+        "a6-referral-update-2",
+        "a6-referral-update-3",
+        "a6-referral-final-update",
+        "a6-referral-get",
+        "a6-referral-cancel",
+    ]
+    results = by_id(outcome)
+    created = results["a6-referral-initial"]
+    assert created.response is not None
+    created_id = resource_in(created.response.body, "ServiceRequest")["id"]
+    for step in ("a6-referral-update-2", "a6-referral-update-3", "a6-referral-final-update", "a6-referral-cancel"):
+        sent = results[step].request
+        assert sent is not None and sent.body is not None
+        assert resource_in(sent.body, "ServiceRequest")["id"] == created_id, step
+        assert sent.headers["use-context"] == "a6t1|referral|servicerequest-request|update"
 
 
 def test_a_failing_dependency_skips_its_dependents_saying_why() -> None:
@@ -144,16 +216,16 @@ def test_a_failing_dependency_skips_its_dependents_saying_why() -> None:
         return response(environ, start_response)
 
     with serve(app) as stub:
-        outcome = run(stub.url(), tests=["booking-cancel"])
+        outcome = run(stub.url(), tests=["a1-booking-cancel"])
     results = by_id(outcome)
-    assert results["booking-new"].status == "failed"
-    assert results["booking-get"].status == "skipped"
+    assert results["a1-slot-search"].status == "failed"
+    assert results["a1-booking-new"].status == "skipped"
     assert (
-        results["booking-get"].message
-        == "skipped: depends on booking-new (expected HTTP 200, found HTTP 500 (no BaRS error code))"
+        results["a1-booking-new"].message
+        == "skipped: depends on a1-slot-search (expected HTTP 200, found HTTP 500 (no BaRS error code))"
     )
-    assert results["booking-cancel"].message.startswith("skipped: depends on booking-get (it was not run)")
-    assert outcome.reason == "1 of 3 tests failed, 2 skipped"
+    assert results["a1-booking-cancel"].message.startswith("skipped: depends on a1-booking-get (it was not run)")
+    assert outcome.reason == "1 of 4 tests failed, 3 skipped"
 
 
 def test_an_unreachable_receiver_ends_the_run_as_failed_with_the_reason() -> None:
@@ -180,7 +252,7 @@ def test_a_receiver_that_does_not_answer_in_time_is_reported_as_the_proxy_does()
 
     with serve(slow) as stub:
         try:
-            outcome = run(stub.url(), tests=["capability-statement"], timeout=0.3)
+            outcome = run(stub.url(), tests=["a1-capability-statement"], timeout=0.3)
         finally:
             release.set()
     result = outcome.results[0]
@@ -242,7 +314,7 @@ def test_without_a_client_certificate_it_fails_as_the_proxy_reports_it(
 def test_a_server_certificate_from_another_ca_is_refused_with_the_reason(
     pki: PkiFiles, mtls_receiver: RunningStub
 ) -> None:
-    outcome = run(mtls_receiver.url("localhost"), tls=_tls(pki, ca=False), tests=["capability-statement"])
+    outcome = run(mtls_receiver.url("localhost"), tls=_tls(pki, ca=False), tests=["a1-capability-statement"])
     result = outcome.results[0]
     assert result.response_status == 403
     assert failed_checks(result)["transport"].startswith(
@@ -298,7 +370,7 @@ def test_a_deployed_run_never_reaches_a_private_receiver(compliant: RunningStub)
 
 def test_timing_is_recorded_per_test(compliant: RunningStub) -> None:
     started = time.perf_counter()
-    outcome = run(compliant.url(), tests=["capability-statement"])
+    outcome = run(compliant.url(), tests=["a1-capability-statement"])
     result = outcome.results[0]
     assert result.duration_ms is not None and 0 < result.duration_ms <= (time.perf_counter() - started) * 1000
     assert result.started_at is not None
@@ -324,13 +396,22 @@ def test_reports_render_from_a_real_run(defective_outcome: RunOutcome, tmp_path:
     )
     files = render_all(RunReport(run=record, suite="BaRS receiver suite", results=defective_outcome.results))
     junit = ET.fromstring(files["junit.xml"])  # noqa: S314 - our own output
-    suite = junit.find("testsuite")
-    assert suite is not None and suite.get("failures") == str(len(defective_outcome.results))
-    case = next(c for c in suite.iter("testcase") if c.get("name", "").startswith("unknown-appointment"))
+    suites = junit.findall("testsuite")
+    assert [s.get("name") for s in suites] == ["BaRS receiver suite: Application 1: 111/CAS to ED/UTC/SDEC"]
+    suite = suites[0]
+    failed = sum(1 for r in defective_outcome.results if r.status == "failed")
+    assert suite.get("failures") == str(failed) and suite.get("tests") == str(len(defective_outcome.results))
+    case = next(c for c in suite.iter("testcase") if c.get("name", "").startswith("a1-unknown-appointment-id"))
+    assert case.get("classname") == "bars.receiver.app1.error.ids"
     failure = case.find("failure")
     assert failure is not None and "[bars-code] expected BaRS error code REC_NOT_FOUND" in (failure.text or "")
     html = files["report.html"].decode()
-    assert "unknown-appointment" in html and "&lt;" not in html.split("<body>")[0]
+    assert (
+        "a1-unknown-appointment-id" in html
+        and "Error suite" in html
+        and "Happy path" in html
+        and "&lt;" not in html.split("<body>")[0]
+    )
     names = zipfile.ZipFile(io.BytesIO(files["receiver-run.zip"])).namelist()
     assert {"report.html", "results.json", "junit.xml"} <= set(names)
     assert sum(n.startswith("exchanges/") for n in names) == len(defective_outcome.results)

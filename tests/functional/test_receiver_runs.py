@@ -152,7 +152,7 @@ def test_a_redelivered_message_does_not_run_the_suite_twice(
     _, started, _ = api(
         "POST",
         "/tkw/receiver-runs",
-        {"endpoint": stub.url(), "target_identifier": "1", "tests": ["capability-statement"]},
+        {"endpoint": stub.url(), "target_identifier": "1", "tests": ["a1-capability-statement"]},
     )
     message = boto3.client("sqs").receive_message(QueueUrl=private_allowed.physical["ReceiverRunsQueue"])["Messages"]
     event = sqs_event([dict(m) for m in message], private_allowed.arns["ReceiverRunsQueue"])
@@ -185,7 +185,7 @@ def test_results_appear_while_the_run_is_going(
             {
                 "endpoint": gate.url(),
                 "target_identifier": "1",
-                "tests": ["capability-statement", "unknown-appointment"],
+                "tests": ["a1-capability-statement", "a1-unknown-appointment-id"],
             },
         )
         worker = threading.Thread(target=deliver, args=(private_allowed, functions))
@@ -199,7 +199,7 @@ def test_results_appear_while_the_run_is_going(
                 time.sleep(0.05)
             statuses = {r["test_id"]: r["status"] for r in view["results"]}
             assert view["status"] == "running"
-            assert statuses == {"capability-statement": "pending", "unknown-appointment": "passed"}
+            assert statuses == {"a1-capability-statement": "pending", "a1-unknown-appointment-id": "passed"}
         finally:
             release.set()
             worker.join(timeout=30)
@@ -216,6 +216,9 @@ PRIVATE_ENDPOINTS = [
 
 BAD_INPUT: list[tuple[Any, str | None, str]] = [
     (b"not json", None, "must be a JSON object"),
+    ({"endpoint": "https://x.example", "target_identifier": "1", "application": "2"}, "application", "'1', '3'"),
+    ({"endpoint": "https://x.example", "target_identifier": "1", "suites": ["sad"]}, "suites.0", "'happy' or 'error'"),
+    ({"endpoint": "https://x.example", "target_identifier": "1", "suites": []}, "suites", "at least 1"),
     ([1, 2], None, "must be a JSON object"),
     ({}, "endpoint", "Field required"),
     ({"endpoint": "ftp://x.example", "target_identifier": "1"}, "endpoint", "http:// or https://"),
@@ -278,7 +281,7 @@ def test_recent_runs_are_newest_first(private_allowed: Resolver, api: Api, stub:
         api(
             "POST",
             "/tkw/receiver-runs",
-            {"endpoint": stub.url(), "target_identifier": str(n), "tests": ["capability-statement"]},
+            {"endpoint": stub.url(), "target_identifier": str(n), "tests": ["a1-capability-statement"]},
         )[1]["run_id"]
         for n in range(3)
     ]
@@ -293,7 +296,45 @@ def test_the_suite_is_described_for_a_ui(receiver_aws: Resolver, api: Api) -> No
     assert status == 200
     assert [t["id"] for t in suite["tests"]] == load_suite().ids
     first = suite["tests"][0]
-    assert {"id", "name", "description", "group", "depends_on"} <= set(first)
+    assert {"id", "name", "description", "group", "depends_on", "application", "suite"} <= set(first)
+    status, chosen, _ = api("GET", "/tkw/receiver-suite", query=[("application", "6"), ("suite", "happy")])
+    assert status == 200
+    assert [t["id"] for t in chosen["tests"]] == [
+        t.id for t in load_suite().tests if t.application == "6" and t.suite == "happy"
+    ]
+    status, refused, _ = api("GET", "/tkw/receiver-suite", query=[("suite", "sad")])
+    assert status == 400 and "happy or error" in refused["message"]
+
+
+def test_a_run_of_one_application_s_suites_reports_each_result_with_its_application_and_suite(
+    private_allowed: Resolver, api: Api, functions: dict[str, LoadedFunction], stub: RunningStub
+) -> None:
+    import io
+    import zipfile
+    from xml.etree import ElementTree as ET
+
+    import requests
+
+    status, started, _ = api(
+        "POST",
+        "/tkw/receiver-runs",
+        {"endpoint": stub.url(), "target_identifier": "2000072489", "application": "4", "suites": ["happy", "error"]},
+    )
+    assert status == 202, started
+    assert all(t.startswith("a4-") for t in started["tests"])
+    _, queued, _ = api("GET", f"/tkw/receiver-runs/{started['run_id']}")
+    assert (queued["application"], queued["suites"]) == ("4", ["happy", "error"])
+    assert {(r["application"], r["status"]) for r in queued["results"]} == {("4", "pending")}
+    assert deliver(private_allowed, functions) == 1
+    _, done, _ = api("GET", f"/tkw/receiver-runs/{started['run_id']}")
+    assert done["status"] == "passed", [r["message"] for r in done["results"] if r["status"] != "passed"]
+    assert {(r["application"], r["suite"]) for r in done["results"]} == {("4", "happy"), ("4", "error")}
+    junit = ET.fromstring(requests.get(done["links"]["junit"], timeout=10).content)  # noqa: S314 - our own output
+    assert [s.get("name") for s in junit.findall("testsuite")] == [
+        "BaRS receiver suites: Application 4: 999 to CAS validation"
+    ]
+    names = zipfile.ZipFile(io.BytesIO(requests.get(done["links"]["zip"], timeout=10).content)).namelist()
+    assert {"report.html", "results.json", "junit.xml"} <= set(names)
 
 
 def test_a_queue_failure_is_reported_and_the_run_marked_as_error(
@@ -341,7 +382,7 @@ def test_a_run_whose_worker_died_is_retried_then_taken_over(
     _, started = api(
         "POST",
         "/tkw/receiver-runs",
-        {"endpoint": stub.url(), "target_identifier": "1", "tests": ["capability-statement"]},
+        {"endpoint": stub.url(), "target_identifier": "1", "tests": ["a1-capability-statement"]},
     )[:2]
     run_id = started["run_id"]
     table, key = private_allowed.physical["StateTable"], {"pk": {"S": f"RUN#{run_id}"}, "sk": {"S": "RUN"}}

@@ -1,11 +1,13 @@
 """``tkw``: the emulator's command line.
 
-tkw receiver-run --endpoint URL --target ID [--tests ...] [--junit FILE] [--via EMULATOR_URL]
-    Send the BaRS receiver suite to a receiver and check every answer: directly from this
-    machine (default), or through a running emulator, local or deployed (--via). Shows each
-    test as it completes, prints a summary, writes JUnit XML, exits 1 when a test fails.
-tkw receiver-suite
-    List the suite's tests.
+tkw receiver-run --endpoint URL --target ID [--application N [--suites happy,error] | --tests ...]
+                 [--junit FILE] [--via EMULATOR_URL]
+    Send a BaRS Application's receiver suites (happy path, error suite or both) to a receiver
+    and check every answer: directly from this machine (default), or through a running
+    emulator, local or deployed (--via). Shows each test as it completes, prints a summary,
+    writes JUnit XML (one testsuite per Application), exits 1 when a test fails.
+tkw receiver-suite [--application N] [--suite happy|error]
+    List the suites' tests, by Application.
 tkw certs --out DIR [--server-name localhost]
     Write a test root CA, a client certificate for the emulator and a server certificate for
     the receiver, to rehearse TLS-MA before requesting NHS certificates.
@@ -34,6 +36,7 @@ from pydantic import ValidationError
 from tkw import BASE_PATH
 
 AUTH_COMMANDS = ("keygen", "register", "token")
+APPLICATIONS = ("1", "3", "4", "5", "6")  # the BaRS Applications with receiver suites (tkw.receiver.suite)
 POLL_SECONDS = 0.5
 VIA_DEADLINE_SECONDS = 20 * 60
 
@@ -76,7 +79,7 @@ class Progress:
         self.shown.add(item.test_id)
         label = {"passed": "PASS", "failed": "FAIL", "skipped": "SKIP"}[item.status]
         took = f" ({item.duration_ms:.0f} ms)" if item.duration_ms is not None else ""
-        print(f"  {label} {item.test_id:<26} {item.name}{took}", file=self.out, flush=True)
+        print(f"  {label} {item.test_id:<42} {item.name}{took}", file=self.out, flush=True)
         if item.status != "passed":
             failing = [c for c in item.checks if not c.passed and c.severity == "error"]
             for check in failing or []:
@@ -88,6 +91,15 @@ class Progress:
     def summary(self, status: str, reason: str | None, results: list[Any]) -> None:
         counts = {s: sum(1 for r in results if r.status == s) for s in ("passed", "failed", "skipped")}
         seconds = time.perf_counter() - self.started
+        groups: dict[tuple[str, str], list[Any]] = {}
+        for r in results:
+            groups.setdefault((r.application, r.suite), []).append(r)
+        if len(groups) > 1 or any(application for application, _ in groups):
+            print("", file=self.out)
+            for (application, kind), members in groups.items():
+                passed = sum(1 for r in members if r.status == "passed")
+                label = f"Application {application} {kind}" if application else "other tests"
+                print(f"  {label:<22} {passed} of {len(members)} passed", file=self.out)
         print(
             f"\n{len(results)} tests: {counts['passed']} passed, {counts['failed']} failed, "
             f"{counts['skipped']} skipped in {seconds:.1f} s: {status.upper()}" + (f" ({reason})" if reason else ""),
@@ -114,15 +126,20 @@ def receiver_run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     from tkw.receiver.models import RunOptions
 
     try:
-        options = RunOptions(
-            endpoint=args.endpoint,
-            target_identifier=args.target,
-            tests=_tests(args.tests),
-            headers=_headers(args.header),
-            client_cert=_read(args.client_cert),
-            client_key=_read(args.client_key),
-            ca_bundle=_read(args.ca_bundle),
-            timeout_seconds=args.timeout,
+        # Validated from plain values, as the API does: --suites is text until RunOptions reads it.
+        options = RunOptions.model_validate(
+            {
+                "endpoint": args.endpoint,
+                "target_identifier": args.target,
+                "tests": _tests(args.tests),
+                "application": args.application,
+                "suites": _tests(args.suites),
+                "headers": _headers(args.header),
+                "client_cert": _read(args.client_cert),
+                "client_key": _read(args.client_key),
+                "ca_bundle": _read(args.ca_bundle),
+                "timeout_seconds": args.timeout,
+            }
         )
     except ValidationError as err:
         for e in err.errors():
@@ -144,9 +161,12 @@ def _direct(args: argparse.Namespace, options: Any, out: TextIO) -> int:
 
     suite = load_suite()
     try:
-        tests = suite.select(options.tests)
+        tests = suite.select(options.tests, options.application, options.suites)
     except KeyError as err:
         print(f"error: unknown tests: {err.args[0]} (see `tkw receiver-suite`)", file=sys.stderr)
+        return 2
+    except ValueError as err:
+        print(f"error: {err} (see `tkw receiver-suite --application {options.application}`)", file=sys.stderr)
         return 2
     tls = TlsOptions(options.client_cert, options.client_key, options.ca_bundle)
     try:
@@ -175,6 +195,8 @@ def _direct(args: argparse.Namespace, options: Any, out: TextIO) -> int:
         endpoint=options.endpoint,
         target_identifier=options.target_identifier,
         tests=config.tests or [],
+        application=options.application,
+        suites=list(options.suites or []),
         mutual_tls=tls.mutual,
         created_at=created,
         started_at=created,
@@ -269,7 +291,7 @@ def _via(args: argparse.Namespace, options: Any, out: TextIO) -> int:
     for label, link in (view.get("links") or {}).items():
         print(f"  {label}: {link}", file=out)
     record = RunRecord.model_validate({k: v for k, v in view.items() if k in RunRecord.model_fields})
-    _write_reports(args, RunReport(run=record, suite="BaRS receiver suite", results=results), out)
+    _write_reports(args, RunReport(run=record, suite="BaRS receiver suites", results=results), out)
     return 0 if view["status"] == "passed" else 1
 
 
@@ -280,12 +302,24 @@ def receiver_suite(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     if args.json_output:
         from tkw.receiver.service import suite_description
 
-        print(json.dumps(suite_description(suite), indent=2), file=out)
+        print(json.dumps(suite_description(suite, args.application, args.suite), indent=2), file=out)
         return 0
     print(f"{suite.name} {suite.version}", file=out)
-    for test in suite.tests:
-        after = f" (after {', '.join(test.depends_on)})" if test.depends_on else ""
-        print(f"  {test.id:<26} {test.request.method:<6} {test.request.path:<28} {test.name}{after}", file=out)
+    for application in suite.applications:
+        if args.application not in (None, application.id):
+            continue
+        print(f"\nApplication {application.id}: {application.name} (UCC {application.use_case})", file=out)
+        for kind in ("happy", "error"):
+            tests = [t for t in suite.tests if t.application == application.id and t.suite == kind]
+            if args.suite not in (None, kind) or not tests:
+                continue
+            print(f"  {'Happy path' if kind == 'happy' else 'Error suite'}:", file=out)
+            for test in tests:
+                expected = f"{test.expect.status}" + (f" {test.expect.bars_code}" if test.expect.bars_code else "")
+                print(
+                    f"    {test.id:<42} {test.request.method:<6} {test.request.path:<26} {expected:<27} {test.name}",
+                    file=out,
+                )
     return 0
 
 
@@ -315,6 +349,10 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("receiver-run", help="send the BaRS receiver suite to a receiver")
     run.add_argument("--endpoint", required=True, help="the receiver's BaRS base URL")
     run.add_argument("--target", required=True, help="the receiver's DoS service id (NHSD-Target-Identifier value)")
+    run.add_argument(
+        "--application", choices=APPLICATIONS, help="the BaRS Application whose suites to run (default: all)"
+    )
+    run.add_argument("--suites", nargs="+", metavar="SUITE", help="happy, error or both (happy,error; the default)")
     run.add_argument("--tests", nargs="+", metavar="ID", help="only these tests (and what they depend on)")
     run.add_argument("--header", action="append", metavar="'NAME: VALUE'", help="an extra header on every request")
     run.add_argument("--client-cert", metavar="PEM", help="client certificate TKW presents (TLS-MA)")
@@ -336,6 +374,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     suite = commands.add_parser("receiver-suite", help="list the receiver suite's tests")
     suite.add_argument("--json", dest="json_output", action="store_true", help="as JSON")
+    suite.add_argument("--application", choices=APPLICATIONS, help="only this BaRS Application's tests")
+    suite.add_argument("--suite", choices=("happy", "error"), help="only its happy path or its error suite")
     suite.set_defaults(run=receiver_suite)
 
     cert = commands.add_parser("certs", help="write test certificates to rehearse TLS-MA")

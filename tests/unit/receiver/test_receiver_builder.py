@@ -14,6 +14,12 @@ from tkw.receiver.builder import BuildError, RequestBuilder
 from tkw.receiver.suite import load_suite
 
 ENDPOINT = "https://receiver.example/booking-and-referral/FHIR/R4"
+# What a Slot search answered (the first Slot of BOOKREQRESP01), as the runner keeps it.
+CAPTURED_SLOT = {
+    "slot_id": "slot001",
+    "free_slot_start": "2021-10-06T09:00:00.000+00:00",
+    "free_slot_end": "2021-10-06T09:10:00.000+00:00",
+}
 
 
 def builder(**extra: str) -> RequestBuilder:
@@ -27,7 +33,7 @@ def builder(**extra: str) -> RequestBuilder:
 
 
 def test_every_request_carries_the_bars_headers() -> None:
-    request = builder().build(load_suite().test("capability-statement"), {}, {})
+    request = builder().build(load_suite().test("a1-capability-statement"), {}, {})
     assert request.url == ENDPOINT + "/metadata"
     target = json.loads(base64.b64decode(request.header("NHSD-Target-Identifier") or ""))
     assert target == {"system": "https://fhir.nhs.uk/Id/dos-service-id", "value": "2000072489"}
@@ -39,20 +45,20 @@ def test_every_request_carries_the_bars_headers() -> None:
 
 
 def test_messages_carry_content_type_and_use_context() -> None:
-    request = builder().build(load_suite().test("booking-new"), {}, {})
+    request = builder().build(load_suite().test("a1-booking-new"), CAPTURED_SLOT, {})
     assert request.method == "POST"
     assert request.header("content-type") == "application/fhir+json"
     assert request.header("use-context") == "a1t1|booking|booking-request|new"
 
 
-def test_the_negative_test_leaves_out_x_request_id_only() -> None:
-    request = builder().build(load_suite().test("missing-request-id"), {}, {})
+def test_the_missing_x_request_id_test_leaves_out_x_request_id_only() -> None:
+    request = builder().build(load_suite().test("a5-missing-x-request-id"), {}, {})
     assert request.header("X-Request-Id") is None
     assert request.header("X-Correlation-Id")
 
 
 def test_slot_search_asks_for_a_window_from_now_with_the_minimum_includes() -> None:
-    request = builder().build(load_suite().test("slot-search"), {}, {})
+    request = builder().build(load_suite().test("a1-slot-search"), {}, {})
     query = parse_qsl(urlsplit(request.url).query)
     assert ("start", "ge2026-11-24T14:05:00+00:00") in query
     assert ("start", "le2026-12-01T14:05:00+00:00") in query
@@ -62,27 +68,27 @@ def test_slot_search_asks_for_a_window_from_now_with_the_minimum_includes() -> N
 
 
 def test_captured_ids_are_path_encoded() -> None:
-    request = builder().build(load_suite().test("booking-get"), {"booking_id": "a/b c"}, {})
+    request = builder().build(load_suite().test("a1-booking-get"), {"booking_id": "a/b c"}, {})
     assert request.url == ENDPOINT + "/Appointment/a%2Fb%20c"
 
 
 def test_a_missing_capture_is_a_build_error_naming_it() -> None:
     with pytest.raises(BuildError, match="booking_id"):
-        builder().build(load_suite().test("booking-get"), {}, {})
+        builder().build(load_suite().test("a1-booking-get"), {}, {})
 
 
 def test_replay_sends_exactly_the_same_request() -> None:
     suite = load_suite()
     b = builder()
-    first = b.build(suite.test("booking-new"), {}, {})
-    again = b.build(suite.test("duplicate-request-id"), {}, {"booking-new": first})
+    first = b.build(suite.test("a5-referral-new"), {}, {})
+    again = b.build(suite.test("a5-reused-x-request-id"), {}, {"a5-referral-new": first})
     assert (again.method, again.url, again.headers, again.body) == (first.method, first.url, first.headers, first.body)
 
 
 def test_run_headers_are_added_and_bodies_get_fresh_bundle_ids() -> None:
     suite = load_suite()
     b = builder(Authorization="Bearer abc")
-    one, two = (b.build(suite.test("referral-new"), {}, {}) for _ in range(2))
+    one, two = (b.build(suite.test("a1-referral-new"), {}, {}) for _ in range(2))
     assert one.header("Authorization") == "Bearer abc"
     assert one.bundle_id != two.bundle_id
 
@@ -99,3 +105,31 @@ def test_paths_read_and_write_json() -> None:
     assert paths.set_all(document, "identifier[system=none].value", "4") == 0
     with pytest.raises(paths.PathError):
         paths.parse("a[b]")
+
+
+def test_the_booking_books_the_slot_the_search_offered() -> None:
+    request = builder().build(load_suite().test("a1-booking-new"), CAPTURED_SLOT, {})
+    bundle = json.loads(request.body or b"")
+    slot = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Slot")
+    appointment = next(e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Appointment")
+    assert (slot["id"], slot["start"], slot["end"]) == ("slot001", *list(CAPTURED_SLOT.values())[1:])
+    assert (appointment["start"], appointment["end"]) == (slot["start"], slot["end"])
+
+
+def test_the_same_payload_id_test_resends_the_bundle_id_of_the_new_message() -> None:
+    suite = load_suite()
+    b = builder()
+    first = b.build(suite.test("a5-referral-new"), {}, {})
+    again = b.build(suite.test("a5-same-bundle-id"), {}, {"a5-referral-new": first})
+    assert json.loads(again.body or b"")["id"] == first.bundle_id
+    assert again.header("X-Request-Id") != first.header("X-Request-Id")
+
+
+def test_paths_match_on_a_nested_key_and_create_no_lists() -> None:
+    searchset = {
+        "entry": [{"resource": {"resourceType": "Schedule"}}, {"resource": {"resourceType": "Slot", "id": "s"}}]
+    }
+    assert paths.get(searchset, "entry[resource.resourceType=Slot].resource.id") == "s"
+    patient: dict[str, object] = {"resourceType": "Patient"}
+    assert paths.set_all(patient, "identifier[system=x].value", "1") == 0
+    assert patient == {"resourceType": "Patient"}  # nothing to write, nothing created

@@ -50,7 +50,7 @@ def test_the_codesystem_spelling_of_the_ig_is_accepted_too() -> None:
 
 def test_a_wrong_code_says_which_was_expected_and_which_came() -> None:
     found = checks(NOT_FOUND, answer(400, outcome("REC_BAD_REQUEST", "invalid", "Bad.")))
-    assert found["status"] == (False, "error", "expected HTTP 404, found HTTP 400 (REC_BAD_REQUEST)")
+    assert found["status"] == (False, "error", "expected HTTP 404 REC_NOT_FOUND, found HTTP 400 (REC_BAD_REQUEST)")
     passed, severity, message = found["bars-code"]
     assert not passed and severity == "error"
     assert "expected BaRS error code REC_NOT_FOUND" in message and message.endswith("found REC_BAD_REQUEST")

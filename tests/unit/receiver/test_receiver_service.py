@@ -159,7 +159,7 @@ def test_start_then_execute_records_progress_before_finishing() -> None:
 
 def test_a_run_is_executed_once() -> None:
     svc = services()
-    _, started = post(svc, {"endpoint": PUBLIC, "target_identifier": "1", "tests": ["capability-statement"]})
+    _, started = post(svc, {"endpoint": PUBLIC, "target_identifier": "1", "tests": ["a1-capability-statement"]})
     assert service.execute_run(started["run_id"], svc) is not None
     assert service.execute_run(started["run_id"], svc) is None
     assert service.handle_message(json.dumps({"run_id": started["run_id"]}), svc) is None
@@ -226,10 +226,45 @@ def test_private_endpoints_are_refused_unless_allowed(endpoint: str, why: str) -
     assert post(services(allow_private=True), {"endpoint": endpoint, "target_identifier": "1"})[0] == 202
 
 
-def test_the_suite_description_names_every_test() -> None:
+def test_the_suite_description_names_every_test_with_its_application_and_suite() -> None:
     body = service.describe_suite().body
     assert [t["id"] for t in body["tests"]] == load_suite().ids
     assert all(t["description"] for t in body["tests"])
+    assert {t["application"] for t in body["tests"]} == {"1", "3", "4", "5", "6"}
+    assert {t["suite"] for t in body["tests"]} == {"happy", "error"}
+    assert [a["id"] for a in body["applications"]] == ["1", "3", "4", "5", "6"]
+    assert {a["id"]: a["use_case"] for a in body["applications"]}["5"] == "a5t1"
+    errors = [t for t in body["tests"] if t["suite"] == "error"]
+    assert all(t["expected_bars_code"] for t in errors)
+
+
+def test_the_suite_description_filters_by_application_and_suite() -> None:
+    request = ApiRequest(method="GET", path="/tkw/receiver-suite", query={"application": ("5",), "suite": ("error",)})
+    body = service.describe_suite(request).body
+    assert body["tests"] and {(t["application"], t["suite"]) for t in body["tests"]} == {("5", "error")}
+    assert [a["id"] for a in body["applications"]] == ["5"]
+    bad = ApiRequest(method="GET", path="/tkw/receiver-suite", query={"application": ("2",)})
+    refused = service.describe_suite(bad)
+    assert refused.status == 400 and "1, 3, 4, 5, 6" in refused.body["message"]
+
+
+def test_a_run_can_choose_an_application_and_suites_instead_of_tests() -> None:
+    svc = services(allow_private=True)
+    status, body = post(
+        svc, {"endpoint": "http://127.0.0.1:9/x", "target_identifier": "1", "application": "5", "suites": ["happy"]}
+    )
+    assert status == 202
+    assert body["tests"] == [t.id for t in load_suite().select(None, "5", ["happy"])]
+    record, _ = svc.store.get(body["run_id"], svc.clock()) or (None, None)
+    assert record is not None and (record.application, record.suites) == ("5", ["happy"])
+    for wrong, where in (({"application": "2"}, "application"), ({"application": "5", "suites": ["sad"]}, "suites.0")):
+        status, body = post(svc, {"endpoint": "http://127.0.0.1:9/x", "target_identifier": "1", **wrong})
+        assert status == 400 and body["details"][0]["field"] == where
+    status, body = post(
+        svc,
+        {"endpoint": "http://127.0.0.1:9/x", "target_identifier": "1", "application": "5", "tests": ["a1-booking-new"]},
+    )
+    assert status == 400 and "a1-booking-new" in body["message"]
 
 
 def test_guard_is_built_from_settings() -> None:

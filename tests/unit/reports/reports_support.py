@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from bars_support import BASE, bars_headers, example
+from bars_support import BASE, bars_headers, example, with_use_case
 
 from tkw.encoded_headers import TargetIdentifier
 from tkw.http import ApiRequest, ApiResponse
@@ -43,7 +43,7 @@ def create_resources(table: str = TABLE, bucket: str = BUCKET) -> None:
 def booking_exchange(
     *, broken: bool = False, ods: str = "A1001", **header_changes: str
 ) -> tuple[ApiRequest, ApiResponse, dict[str, Any]]:
-    bundle = example("process_message/POST-body.json")
+    bundle = with_use_case(example("process_message/POST-body.json"))
     if broken:
         bundle["type"] = "batch"
         bundle["entry"][2]["resource"]["birthDate"] = "yesterday"

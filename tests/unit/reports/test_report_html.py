@@ -133,3 +133,10 @@ def test_index_lists_reports_newest_first_with_links() -> None:
 
 def test_index_of_nothing() -> None:
     assert "No reports." in render_index([])
+
+
+def test_page_shows_the_application_and_use_case_judged_and_why() -> None:
+    html = render_report(booking_report())
+    assert "<dt>Judged against</dt>" in html
+    assert "Application 1 (Booking and Referrals into UEC), use case a1t1 111 to ED" in html
+    assert "Why: " in html

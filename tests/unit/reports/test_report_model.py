@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from reports_support import booking_exchange, booking_report
 
+from tkw.encoded_headers import TargetIdentifier
 from tkw.http import ApiResponse
 from tkw.reports import ReportRecord, build_report
 from tkw.reports.model import REDACTED
@@ -68,3 +69,29 @@ def test_empty_response_body_is_recorded_as_none() -> None:
     record = build_report(request=request, response=ApiResponse(408, None), findings=[], organisation="A1001")
     assert record.exchange.response_body is None
     assert record.exchange.response_status == 408
+
+
+def test_the_record_says_which_application_and_use_case_it_judged_and_why() -> None:
+    # The booking is sent with use-context a1t1 and Appointment.serviceCategory a1t1 to 111111111,
+    # a service TKW does not know: the payload's use case decides (a1t1 is Application 1's).
+    record = booking_report()
+    judged = record.judged_against
+    assert judged is not None
+    assert (judged.application, judged.use_case, judged.workflow) == (1, "a1t1", "booking-new")
+    assert "a1t1" in judged.why
+    again = ReportRecord.from_json(record.to_json())
+    assert again.judged_against == judged
+
+
+def test_an_app5_target_is_named_in_the_judgement() -> None:
+    request, response, _ = booking_exchange()
+    record = build_report(
+        request=request,
+        response=response,
+        findings=[],
+        organisation="A1001",
+        operation="metadata",
+        target=TargetIdentifier("https://fhir.nhs.uk/Id/dos-service-id", "2000070513"),
+    )
+    assert record.judged_against is not None and record.judged_against.application == 5
+    assert "2000070513" in record.judged_against.why

@@ -248,11 +248,20 @@ def test_validation_response_kind_follows_the_receiver_encounter(status: str, ki
     assert classify(bundle).kind is kind
 
 
-def test_referral_update_with_an_active_service_request_is_unknown() -> None:
+def test_referral_update_with_an_active_service_request_is_a_referral_update() -> None:
+    # Application 6 sends updates of a live referral (IG REFREQ8B-D): update + ServiceRequest active.
     bundle = ig_example("REFREQ01")
     header(bundle)["reason"]["coding"][0]["code"] = "update"
+    found = classify(bundle)
+    assert (found.workflow, found.kind) == ("referral-update", MessageKind.REFERRAL_NEW)
+
+
+def test_referral_update_with_a_draft_service_request_is_unknown() -> None:
+    bundle = ig_example("REFREQ01")
+    header(bundle)["reason"]["coding"][0]["code"] = "update"
+    focus(bundle)["status"] = "draft"
     text = invariant_error(bundle)
-    assert "referral" in text and "'active'" in text and "update" in text
+    assert "referral" in text and "'draft'" in text and "update" in text
 
 
 def test_booking_with_an_unexpected_appointment_status_is_unknown() -> None:
@@ -274,10 +283,10 @@ def test_a_response_without_message_header_response_is_rejected() -> None:
     assert "MessageHeader.response" in invariant_error(bundle)
 
 
-def test_a_referral_response_that_is_not_a_dna_is_unknown() -> None:
+def test_a_referral_response_with_a_draft_service_request_is_unknown() -> None:
     bundle = ig_example("REFRESP01")
-    focus(bundle)["status"] = "completed"
-    assert "'completed'" in invariant_error(bundle)
+    focus(bundle)["status"] = "draft"
+    assert "'draft'" in invariant_error(bundle)
 
 
 def test_booking_response_is_not_accepted() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from bars_support import assert_outcome, assert_valid_fhir, example
+from bars_support import assert_outcome, assert_valid_fhir, example, with_use_case
 from validation_support import good_headers, request_for, run, run_message
 
 from tkw.routes import Operation
@@ -58,12 +58,12 @@ def test_verdict() -> None:
 
 
 def test_strict_mode_passes_clean_requests() -> None:
-    findings = run_message(example("process_message/POST-body.json"))
+    findings = run_message(with_use_case(example("process_message/POST-body.json")))
     assert strict_mode_error(findings) is None, "warnings alone never fail a request"
 
 
 def test_strict_mode_is_400_rec_bad_request_with_an_issue_per_error() -> None:
-    bundle = example("process_message/POST-body.json")
+    bundle = with_use_case(example("process_message/POST-body.json"))
     bundle["type"] = "batch"
     del bundle["meta"]["versionId"]
     findings = run_message(bundle, **{"X-Request-Id": "not-a-uuid"})

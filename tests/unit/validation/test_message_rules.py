@@ -46,9 +46,17 @@ def entry_of(bundle: dict[str, Any], resource_type: str) -> dict[str, Any]:
     return next(e for e in bundle["entry"] if e["resource"]["resourceType"] == resource_type)
 
 
+# The API's 1.0.0 examples predate use-case categories: TKW (1.0.19+) reports their missing UCC.
+PREDATE_UCC = {"POST-body", "Booking", "ValidationRequest", "ValidationResponse"}
+
+
 @pytest.mark.parametrize("load", REQUESTS)
-def test_official_and_ig_requests_have_no_errors(load: Callable[[], dict[str, Any]]) -> None:
+def test_official_and_ig_requests_have_no_errors(load: Callable[[], dict[str, Any]], request: Any) -> None:
     findings = run_message(load())
+    if request.node.callspec.id in PREDATE_UCC:
+        missing = only(errors(findings, "ucc.payload"))
+        assert "has no use-case category" in missing.message
+        findings = [f for f in findings if f is not missing]
     assert errors(findings) == [], [f.message for f in errors(findings)]
     assert verdict_of(findings) in ("pass", "warnings")
     checked = {f.id for f in findings if f.passed}

@@ -67,6 +67,8 @@ def use_context_for(bundle: dict[str, Any]) -> str:
                     category = coding["code"]
                 if coding.get("system", "").endswith("usecases-categories-bars"):
                     use_case = coding["code"]
+    if category == "validation" and use_case == "a1t1":  # no use case in the payload: App 4's default
+        use_case = "a4t1"
     return f"{use_case}|{category}|{event}|{reason}"
 
 

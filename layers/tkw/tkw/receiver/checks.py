@@ -109,7 +109,8 @@ def judge(
     result.add(
         "status",
         answer.status == expect.status,
-        f"expected HTTP {expect.status}, found HTTP {answer.status}"
+        # A refusal names its BaRS code with the status, so the one-line summary says what was due.
+        f"expected HTTP {expect.status}{' ' + expect.bars_code if expect.bars_code else ''}, found HTTP {answer.status}"
         + (f" ({_error_code_text(answer)})" if answer.status != expect.status and answer.status >= 400 else ""),
     )
 

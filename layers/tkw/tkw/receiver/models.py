@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from tkw.receiver.suite import Severity
+from tkw.receiver.suite import ApplicationId, Severity, SuiteKind
 
 TestStatus = Literal["pending", "passed", "failed", "skipped"]
 RunStatus = Literal["queued", "running", "passed", "failed", "error"]
@@ -58,6 +58,8 @@ class TestResult(BaseModel):
     test_id: str
     name: str
     group: str
+    application: str = ""  # the BaRS Application ("1", "3", "4", "5", "6")
+    suite: str = ""  # "happy" or "error"
     status: TestStatus
     message: str = ""  # one line: why it failed, or that it passed
     checks: list[CheckResult] = []
@@ -93,7 +95,13 @@ class RunOptions(BaseModel):
     endpoint: str = Field(description="The receiver's BaRS base URL, e.g. https://host/booking-and-referral/FHIR/R4")
     target_identifier: str = Field(min_length=1, max_length=64, description="The receiver's DoS service id")
     target_system: str = "https://fhir.nhs.uk/Id/dos-service-id"
-    tests: list[str] | None = None
+    tests: list[str] | None = Field(default=None, description="Test ids; or choose with application and suites")
+    application: ApplicationId | None = Field(
+        default=None, description='The BaRS Application whose tests to run: "1", "3", "4", "5" or "6"'
+    )
+    suites: list[SuiteKind] | None = Field(
+        default=None, min_length=1, description='"happy", "error" or both (the default)'
+    )
     headers: dict[str, str] = {}
     client_cert: str | None = Field(default=None, description="PEM client certificate (chain) for TLS-MA")
     client_key: str | None = Field(default=None, description="PEM private key of client_cert")
@@ -160,6 +168,8 @@ class RunRecord(BaseModel):
     endpoint: str
     target_identifier: str
     tests: list[str]
+    application: str | None = None  # as asked for: the Application chosen, if any
+    suites: list[str] = []  # as asked for: the suites chosen (empty: not narrowed)
     headers: dict[str, str] = {}  # extra headers, secrets redacted
     mutual_tls: bool = False
     created_at: str

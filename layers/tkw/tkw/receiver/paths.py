@@ -1,8 +1,9 @@
 """A tiny path language over JSON, so the suite can name elements as data.
 
 ``messaging[0].supportedMessage``, ``identifier[system=https://fhir.nhs.uk/Id/nhs-number].value``,
-``reason.coding[0].code``. A segment is a key, optionally followed by ``[n]`` (list index) or
-``[key=value]`` (every list item whose ``key`` equals ``value``; values may contain dots).
+``reason.coding[0].code``, ``entry[resource.resourceType=Slot].resource.id``. A segment is a key,
+optionally followed by ``[n]`` (list index) or ``[key=value]`` (every list item whose ``key``, a
+dotted path inside the item, equals ``value``; values may contain dots).
 """
 
 from __future__ import annotations
@@ -76,8 +77,17 @@ def _step(node: Any, segment: Segment) -> list[Any]:
             return [node[segment.position]]
         return []
     if isinstance(node, list):
-        return [item for item in node if isinstance(item, dict) and str(item.get(segment.key)) == segment.value]
+        return [item for item in node if _matches(item, segment)]
     return []
+
+
+def _matches(item: Any, segment: Match) -> bool:
+    value = item
+    for name in segment.key.split("."):
+        if not isinstance(value, dict) or name not in value:
+            return False
+        value = value[name]
+    return str(value) == segment.value
 
 
 def get(document: Any, path: str) -> Any:
@@ -93,16 +103,19 @@ def get(document: Any, path: str) -> Any:
 def set_all(document: Any, path: str, value: Any) -> int:
     """Write ``value`` at every place the path selects; returns how many places were written.
 
-    Missing object keys on the way are created (so ``id`` can be added to a resource that has
-    none); list filters that match nothing write nothing.
+    Missing object keys on the way are created when an object key follows (so ``meta.versionId``
+    can be added to a resource without ``meta``); list indexes and filters that match nothing write
+    nothing and create nothing.
     """
     segments = parse(path)
     parents = [document]
-    for segment in segments[:-1]:
+    for position, segment in enumerate(segments[:-1]):
+        # Only an object can be created on the way: a list needs items to index or match.
+        creatable = isinstance(segments[position + 1], Key)
         next_parents: list[Any] = []
         for node in parents:
             found = _step(node, segment)
-            if not found and isinstance(segment, Key) and isinstance(node, dict):
+            if not found and creatable and isinstance(segment, Key) and isinstance(node, dict):
                 node[segment.name] = {}
                 found = [node[segment.name]]
             next_parents.extend(found)
@@ -118,7 +131,7 @@ def set_all(document: Any, path: str, value: Any) -> int:
             written += 1
         elif isinstance(last, Match) and isinstance(node, list):
             for i, item in enumerate(node):
-                if isinstance(item, dict) and str(item.get(last.key)) == last.value:
+                if _matches(item, last):
                     node[i] = value
                     written += 1
     return written

@@ -12,6 +12,7 @@ import zipfile
 from xml.etree import ElementTree as ET
 
 from tkw.receiver.models import RunReport, TestResult
+from tkw.receiver.suite import load_suite
 
 HTML_NAME = "report.html"
 JSON_NAME = "results.json"
@@ -32,59 +33,96 @@ def render_json(report: RunReport) -> bytes:
     return report.model_dump_json(indent=2).encode()
 
 
-def render_junit(report: RunReport) -> bytes:
-    results = report.results
-    failures = sum(1 for r in results if r.status == "failed")
-    skipped = sum(1 for r in results if r.status == "skipped")
-    seconds = sum((r.duration_ms or 0) for r in results) / 1000
-    counts = {"tests": str(len(results)), "failures": str(failures), "errors": "0", "skipped": str(skipped)}
-    root = ET.Element(
-        "testsuites", {"name": f"tkw receiver run {report.run.run_id}", **counts, "time": f"{seconds:.3f}"}
-    )
-    suite = ET.SubElement(
-        root,
-        "testsuite",
-        {
-            "name": report.suite,
-            **counts,
-            "time": f"{seconds:.3f}",
-            "timestamp": report.run.started_at or report.run.created_at,
-        },
-    )
-    properties = ET.SubElement(suite, "properties")
-    for name, value in (
-        ("run_id", report.run.run_id),
-        ("endpoint", report.run.endpoint),
-        ("target_identifier", report.run.target_identifier),
-        ("suite_version", report.run.suite_version),
-        ("mutual_tls", str(report.run.mutual_tls).lower()),
-    ):
-        ET.SubElement(properties, "property", {"name": name, "value": value})
+def application_name(application: str) -> str:
+    """``Application 5: GP to community pharmacy (Pharmacy First)``; tests without one are "Other"."""
+    if not application:
+        return "Other tests"
+    try:
+        return f"Application {application}: {load_suite().application(application).name}"
+    except KeyError:
+        return f"Application {application}"
+
+
+def by_application(results: list[TestResult]) -> list[tuple[str, list[TestResult]]]:
+    """Results grouped by Application (in run order), happy path before error suite within each."""
+    groups: dict[str, list[TestResult]] = {}
     for result in results:
-        case = ET.SubElement(
-            suite,
-            "testcase",
+        groups.setdefault(result.application, []).append(result)
+    order = {"happy": 0, "error": 1}
+    return [(a, sorted(rs, key=lambda r: order.get(r.suite, 2))) for a, rs in groups.items()]
+
+
+def _counts(results: list[TestResult]) -> dict[str, str]:
+    return {
+        "tests": str(len(results)),
+        "failures": str(sum(1 for r in results if r.status == "failed")),
+        "errors": "0",
+        "skipped": str(sum(1 for r in results if r.status == "skipped")),
+    }
+
+
+def _seconds(results: list[TestResult]) -> str:
+    return f"{sum((r.duration_ms or 0) for r in results) / 1000:.3f}"
+
+
+def render_junit(report: RunReport) -> bytes:
+    """One ``<testsuite>`` per BaRS Application; each test case's classname names its suite."""
+    results = report.results
+    root = ET.Element(
+        "testsuites",
+        {"name": f"tkw receiver run {report.run.run_id}", **_counts(results), "time": _seconds(results)},
+    )
+    for application, members in by_application(results):
+        suite = ET.SubElement(
+            root,
+            "testsuite",
             {
-                "classname": f"bars.receiver.{result.group}",
-                "name": f"{result.test_id}: {result.name}",
-                "time": f"{(result.duration_ms or 0) / 1000:.3f}",
+                "name": f"{report.suite}: {application_name(application)}",
+                **_counts(members),
+                "time": _seconds(members),
+                "timestamp": report.run.started_at or report.run.created_at,
             },
         )
-        failed = [c for c in result.checks if not c.passed and c.severity == "error"]
-        warnings = [c for c in result.checks if not c.passed and c.severity == "warning"]
-        if result.status == "skipped":
-            ET.SubElement(case, "skipped", {"message": result.message})
-        elif result.status == "failed":
-            element = ET.SubElement(case, "failure", {"message": result.message, "type": "BaRS receiver check"})
-            element.text = "\n".join(f"[{c.id}] {c.message}" for c in failed)
-        lines = [f"[{c.id}] {'pass' if c.passed else c.severity}: {c.message}" for c in result.checks]
-        if result.request is not None:
-            lines.insert(0, f"{result.request.method} {result.request.url} -> HTTP {result.response_status}")
-        ET.SubElement(case, "system-out").text = "\n".join(lines)
-        if warnings:
-            ET.SubElement(case, "system-err").text = "\n".join(f"warning [{c.id}] {c.message}" for c in warnings)
+        properties = ET.SubElement(suite, "properties")
+        for name, value in (
+            ("application", application),
+            ("run_id", report.run.run_id),
+            ("endpoint", report.run.endpoint),
+            ("target_identifier", report.run.target_identifier),
+            ("suite_version", report.run.suite_version),
+            ("mutual_tls", str(report.run.mutual_tls).lower()),
+        ):
+            ET.SubElement(properties, "property", {"name": name, "value": value})
+        for result in members:
+            _junit_case(suite, result)
     ET.indent(root)
     return bytes(ET.tostring(root, encoding="utf-8", xml_declaration=True))
+
+
+def _junit_case(suite: ET.Element, result: TestResult) -> None:
+    where = ".".join(p for p in (f"app{result.application}" if result.application else "", result.suite) if p)
+    case = ET.SubElement(
+        suite,
+        "testcase",
+        {
+            "classname": f"bars.receiver.{where + '.' if where else ''}{result.group}",
+            "name": f"{result.test_id}: {result.name}",
+            "time": f"{(result.duration_ms or 0) / 1000:.3f}",
+        },
+    )
+    failed = [c for c in result.checks if not c.passed and c.severity == "error"]
+    warnings = [c for c in result.checks if not c.passed and c.severity == "warning"]
+    if result.status == "skipped":
+        ET.SubElement(case, "skipped", {"message": result.message})
+    elif result.status == "failed":
+        element = ET.SubElement(case, "failure", {"message": result.message, "type": "BaRS receiver check"})
+        element.text = "\n".join(f"[{c.id}] {c.message}" for c in failed)
+    lines = [f"[{c.id}] {'pass' if c.passed else c.severity}: {c.message}" for c in result.checks]
+    if result.request is not None:
+        lines.insert(0, f"{result.request.method} {result.request.url} -> HTTP {result.response_status}")
+    ET.SubElement(case, "system-out").text = "\n".join(lines)
+    if warnings:
+        ET.SubElement(case, "system-err").text = "\n".join(f"warning [{c.id}] {c.message}" for c in warnings)
 
 
 _STYLE = """
@@ -160,12 +198,21 @@ def render_html(report: RunReport) -> bytes:
     if run.reason:
         facts.append(("Reason", run.reason))
     dl = "".join(f"<dt>{_e(k)}</dt><dd>{_e(v)}</dd>" for k, v in facts)
-    rows = "".join(
-        f"<tr><td class='{_e(r.status)}'>{_e(r.status)}</td><td><a href='#{_e(r.test_id)}'>{_e(r.test_id)}</a></td>"
-        f"<td>{_e(r.name)}</td><td>{_e(r.response_status or '')}</td>"
-        f"<td>{'' if r.duration_ms is None else f'{r.duration_ms:.0f} ms'}</td><td>{_e(r.message)}</td></tr>"
-        for r in report.results
-    )
+    rows = ""
+    for application, members in by_application(report.results):
+        passed = sum(1 for r in members if r.status == "passed")
+        rows += f"<tr><th colspan='6'>{_e(application_name(application))}: {passed} of {len(members)} passed</th></tr>"
+        for kind in dict.fromkeys(r.suite for r in members):
+            label = {"happy": "Happy path", "error": "Error suite"}.get(kind, "Tests")
+            rows += f"<tr><th></th><th colspan='5'>{_e(label)}</th></tr>"
+            rows += "".join(
+                f"<tr><td class='{_e(r.status)}'>{_e(r.status)}</td>"
+                f"<td><a href='#{_e(r.test_id)}'>{_e(r.test_id)}</a></td>"
+                f"<td>{_e(r.name)}</td><td>{_e(r.response_status or '')}</td>"
+                f"<td>{'' if r.duration_ms is None else f'{r.duration_ms:.0f} ms'}</td><td>{_e(r.message)}</td></tr>"
+                for r in members
+                if r.suite == kind
+            )
     page = (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<title>{_e(report.suite)}: run {_e(run.run_id)}</title><style>{_STYLE}</style></head><body>"

@@ -1,8 +1,9 @@
 """Running the suite against one receiver: dependency order, bounded concurrency, progress.
 
 Tests whose dependencies have passed run concurrently (at most ``concurrency`` at a time), so a
-whole run against a healthy receiver takes about as long as its longest chain
-(new booking → get → cancel). A test whose dependency did not pass is skipped, saying which. When
+whole run against a healthy receiver takes about as long as its longest chain (an
+Application's happy path: new → updates → cancel). A test whose dependency did not pass is
+skipped, saying which. When
 the receiver cannot be reached at all (refused endpoint, connection failure, TLS-MA failure) the
 run stops at once: every later request would fail the same way.
 """
@@ -20,7 +21,7 @@ from tkw.fhir.outcome import BarsError
 from tkw.receiver.builder import BuildError, PreparedRequest, RequestBuilder
 from tkw.receiver.checks import judge
 from tkw.receiver.models import CheckResult, ReceivedResponse, SentRequest, TestResult, redact
-from tkw.receiver.suite import Suite, SuiteTest, load_suite
+from tkw.receiver.suite import Suite, SuiteKind, SuiteTest, load_suite
 from tkw.receiver.transport import Answer, Transport, TransportError
 
 ResultCallback = Callable[[TestResult], None]
@@ -36,6 +37,8 @@ class RunConfig:
     tests: list[str] | None = None
     headers: dict[str, str] = field(default_factory=dict)
     concurrency: int = 4
+    application: str | None = None  # with ``suites``: choose tests by Application and suite
+    suites: list[SuiteKind] | None = None
 
 
 @dataclass
@@ -95,7 +98,7 @@ class SuiteRun:
         self.config = config
         self.transport = transport
         self.on_result = on_result
-        self.tests = self.suite.select(config.tests)
+        self.tests = self.suite.select(config.tests, config.application, config.suites)
         self.builder = RequestBuilder(
             suite=self.suite,
             endpoint=config.endpoint.rstrip("/"),
@@ -104,7 +107,8 @@ class SuiteRun:
             extra_headers=config.headers,
             **({"now": now} if now else {}),
         )
-        self.captures: dict[str, str] = {}
+        # Ids captured from answers, per Application: each Application's workflow carries its own.
+        self.captures: dict[str, dict[str, str]] = {}
         self.sent: dict[str, PreparedRequest] = {}
         self.results: dict[str, TestResult] = {}
         # Why a finished test cannot serve the tests that depend on it (None: it can). A test is
@@ -131,7 +135,8 @@ class SuiteRun:
                         elif blocked := [f"{d} ({self.unusable[d]})" for d in test.depends_on if self.unusable.get(d)]:
                             self._finish(self._skipped(test, f"skipped: depends on {'; '.join(blocked)}"))
                         elif len(running) < workers:
-                            running[pool.submit(self._execute, test, dict(self.captures), dict(self.sent))] = test
+                            captures = dict(self.captures.get(test.application, {}))
+                            running[pool.submit(self._execute, test, captures, dict(self.sent))] = test
                         else:
                             continue
                         pending.remove(test)
@@ -144,7 +149,8 @@ class SuiteRun:
                 for future in done:
                     running.pop(future)
                     outcome = future.result()
-                    self.captures.update(outcome.captures)
+                    application = outcome.result.application
+                    self.captures.setdefault(application, {}).update(outcome.captures)
                     if outcome.sent is not None:
                         self.sent[outcome.result.test_id] = outcome.sent
                     if outcome.abort and not self.abort:
@@ -171,6 +177,8 @@ class SuiteRun:
             test_id=test.id,
             name=test.name,
             group=test.group,
+            application=test.application,
+            suite=test.suite,
             status="skipped",
             message=why,
             checks=[CheckResult(id="dependencies", passed=False, severity="error", message=why)],
@@ -179,7 +187,14 @@ class SuiteRun:
     def _execute(self, test: SuiteTest, captures: dict[str, str], sent: dict[str, PreparedRequest]) -> _Done:
         started_at = _now_iso()
         started = time.perf_counter()
-        base: dict[str, Any] = {"test_id": test.id, "name": test.name, "group": test.group, "started_at": started_at}
+        base: dict[str, Any] = {
+            "test_id": test.id,
+            "name": test.name,
+            "group": test.group,
+            "application": test.application,
+            "suite": test.suite,
+            "started_at": started_at,
+        }
         try:
             request = self.builder.build(test, captures, sent)
         except BuildError as err:

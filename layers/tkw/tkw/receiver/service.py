@@ -38,7 +38,7 @@ from tkw.receiver.models import (
 )
 from tkw.receiver.runner import RunConfig, SuiteRun
 from tkw.receiver.safety import AddressGuard, EndpointRefused, check_endpoint
-from tkw.receiver.suite import Suite, load_suite
+from tkw.receiver.suite import APPLICATION_IDS, SUITE_KINDS, Suite, load_suite
 from tkw.receiver.transport import HttpTransport, TlsOptions, Transport, ssl_context
 from tkw.reports.model import UNIDENTIFIED_ORGANISATION
 from tkw.settings import Settings, get_settings
@@ -177,12 +177,14 @@ def start_run(request: ApiRequest, caller: Caller, services: ReceiverServices | 
             "The run request is not valid: " + "; ".join(f"{d['field']}: {d['message']}" for d in details), details
         )
     try:
-        tests = services.suite.select(options.tests)
+        tests = services.suite.select(options.tests, options.application, options.suites)
     except KeyError as err:
         return _bad_request(
             f"Unknown tests: {err.args[0]}. Known tests: {', '.join(services.suite.ids)}.",
             [{"field": "tests", "message": f"unknown: {err.args[0]}"}],
         )
+    except ValueError as err:
+        return _bad_request(f"The tests do not match the choice: {err}.", [{"field": "tests", "message": str(err)}])
     try:
         check_endpoint(options.endpoint, services.guard)
     except EndpointRefused as err:
@@ -206,6 +208,8 @@ def start_run(request: ApiRequest, caller: Caller, services: ReceiverServices | 
         endpoint=options.endpoint,
         target_identifier=options.target_identifier,
         tests=[t.id for t in tests],
+        application=options.application,
+        suites=list(options.suites or []),
         headers=redact(options.headers),
         mutual_tls=bool(options.client_cert),
         created_at=services.iso(now),
@@ -252,6 +256,8 @@ def run_view(record: RunRecord, results: list[TestResult], services: ReceiverSer
                     "test_id": test_id,
                     "name": test.name if test else test_id,
                     "group": test.group if test else "",
+                    "application": test.application if test else "",
+                    "suite": test.suite if test else "",
                     "status": "pending",
                     "checks": [],
                 }
@@ -309,6 +315,8 @@ def list_runs(request: ApiRequest, caller: Caller, services: ReceiverServices | 
                         "status",
                         "endpoint",
                         "target_identifier",
+                        "application",
+                        "suites",
                         "created_at",
                         "finished_at",
                         "reason",
@@ -321,27 +329,56 @@ def list_runs(request: ApiRequest, caller: Caller, services: ReceiverServices | 
     )
 
 
-def describe_suite(services: ReceiverServices | None = None) -> ApiResponse:
-    """``GET /tkw/receiver-suite``: the tests a run can select, for a UI."""
+def describe_suite(request: ApiRequest | None = None, services: ReceiverServices | None = None) -> ApiResponse:
+    """``GET /tkw/receiver-suite[?application=5][&suite=error]``: the tests a run can select, for a UI."""
     suite = services.suite if services else load_suite()
-    return _json(200, suite_description(suite))
+    application = request.param("application") if request else None
+    kind = request.param("suite") if request else None
+    if application is not None and application not in APPLICATION_IDS:
+        return _bad_request(
+            f"application must be one of {', '.join(APPLICATION_IDS)}.",
+            [{"field": "application", "message": "unknown Application"}],
+        )
+    if kind is not None and kind not in SUITE_KINDS:
+        return _bad_request("suite must be happy or error.", [{"field": "suite", "message": "happy or error"}])
+    return _json(200, suite_description(suite, application, kind))
 
 
-def suite_description(suite: Suite) -> dict[str, Any]:
+def suite_description(suite: Suite, application: str | None = None, kind: str | None = None) -> dict[str, Any]:
+    chosen = [
+        t for t in suite.tests if (application is None or t.application == application) and kind in (None, t.suite)
+    ]
     return {
         "name": suite.name,
         "version": suite.version,
+        "applications": [
+            {
+                "id": a.id,
+                "name": a.name,
+                "roles": a.roles,
+                "use_case": a.use_case,
+                "description": a.description,
+                "suites": {
+                    k: sum(1 for t in suite.tests if t.application == a.id and t.suite == k) for k in SUITE_KINDS
+                },
+            }
+            for a in suite.applications
+            if application is None or a.id == application
+        ],
         "tests": [
             {
                 "id": t.id,
                 "name": t.name,
+                "application": t.application,
+                "suite": t.suite,
                 "group": t.group,
                 "description": t.description,
                 "depends_on": t.depends_on,
                 "request": f"{t.request.method} {t.request.path}",
                 "expected_status": t.expect.status,
+                "expected_bars_code": t.expect.bars_code,
             }
-            for t in suite.tests
+            for t in chosen
         ],
     }
 

@@ -197,6 +197,7 @@ def render_report(record: ReportRecord) -> str:
             ("Request", f"{x.method} {x.path}"),
             ("Response", f"HTTP {x.response_status}"),
             ("Scenario", record.scenario),
+            ("Judged against", _judged(record)),
             ("X-Request-Id", record.request_id),
             ("X-Correlation-Id", record.correlation_id),
         )
@@ -214,6 +215,14 @@ def render_report(record: ReportRecord) -> str:
         "structure is checked with fhir.resources R4B, the closest model to R4 it ships.</footer>"
     )
     return _page(f"{label}: {x.method} {x.path} ({record.id})", body)
+
+
+def _judged(record: ReportRecord) -> str | None:
+    judged = record.judged_against
+    if judged is None:
+        return None
+    workflow = f" · {judged.workflow}" if judged.workflow else ""
+    return f"{judged.title}{workflow}. Why: {judged.why}." if judged.why else f"{judged.title}{workflow}"
 
 
 def render_index(records: Iterable[ReportRecord]) -> str:

@@ -14,8 +14,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from tkw.applications import Judgement
 from tkw.encoded_headers import TargetIdentifier
 from tkw.http import ApiRequest, ApiResponse
+from tkw.routes import Operation
 from tkw.validation.findings import Finding, Verdict, verdict_of
 
 SCHEMA_VERSION: Literal[1] = 1
@@ -81,6 +83,8 @@ class ReportRecord(BaseModel):
     request_id: str | None = None  # X-Request-Id
     correlation_id: str | None = None  # X-Correlation-Id
     scenario: str | None = None  # the scenario that answered, e.g. "booking-new/9476719931"
+    # Which Application and use case the request was judged against, and why (None: not judged).
+    judged_against: Judgement | None = None
     exchange: ExchangeRecord
     findings: list[Finding] = Field(default_factory=list)
     verdict: Verdict
@@ -147,8 +151,10 @@ def build_report(
     scenario: str | None = None,
     report_id: str | None = None,
     time: datetime | None = None,
+    judged_against: Judgement | None = None,
 ) -> ReportRecord:
-    """The record of one exchange. ``time`` defaults to the request's API Gateway time, else now."""
+    """The record of one exchange. ``time`` defaults to the request's API Gateway time, else now;
+    ``judged_against`` defaults to the judgement of the request (tkw.validation.application_rules)."""
     if time is None:
         time = (
             datetime.fromtimestamp(request.request_time_epoch_ms / 1000, UTC)
@@ -165,6 +171,8 @@ def build_report(
         response_headers=dict(response.headers) | {"Content-Type": response.content_type},
         response_body=response.body_text() if response.body is not None else None,
     )
+    if judged_against is None:
+        judged_against = _judgement(operation, request, target)
     return ReportRecord(
         id=report_id or new_report_id(),
         time=time,
@@ -174,11 +182,22 @@ def build_report(
         request_id=request.request_id,
         correlation_id=request.correlation_id,
         scenario=scenario,
+        judged_against=judged_against,
         exchange=exchange,
         findings=list(findings),
         verdict=verdict_of(findings),
         counts=FindingCounts.of(findings),
     )
+
+
+def _judgement(operation: str | None, request: ApiRequest, target: TargetIdentifier | None) -> Judgement | None:
+    """Which Application the request is judged against; never a reason to lose the report."""
+    try:
+        from tkw.validation.application_rules import judgement_for
+
+        return judgement_for(Operation(str(operation)), request, target) if operation else None
+    except Exception:  # an unknown operation name, an unreadable body: the report goes without it
+        return None
 
 
 def summary_fields(record: ReportRecord) -> dict[str, Any]:
@@ -194,6 +213,8 @@ def summary_fields(record: ReportRecord) -> dict[str, Any]:
         "status": record.exchange.response_status,
         "target": record.target,
         "scenario": record.scenario,
+        "application": record.judged_against.application if record.judged_against else None,
+        "use_case": record.judged_against.use_case if record.judged_against else None,
         "correlation_id": record.correlation_id,
         "request_id": record.request_id,
         "errors": record.counts.errors,

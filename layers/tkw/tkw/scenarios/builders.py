@@ -19,9 +19,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from tkw import BASE_PATH
+from tkw.applications import get_catalogue
 from tkw.message_kinds import NHS_NUMBER_SYSTEM
 
 BUNDLE_PROFILE = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Bundle"
+USAGE_CONTEXT_TYPE = "http://terminology.hl7.org/CodeSystem/usage-context-type"
 # The MessageDefinitions' useContext names the service with this placeholder (as in the IG).
 SERVICE_PLACEHOLDER = "dos-id"
 
@@ -99,7 +101,40 @@ class MessageDefinitions:
     def build(self, service_id: str, base_url: str, link: str) -> dict[str, Any]:
         text = self._text.replace(json.dumps(SERVICE_PLACEHOLDER), json.dumps(service_id))
         text = text.replace("__BASE__", json.dumps(base_url + BASE_PATH)[1:-1])
-        return searchset(json.loads(text), self.total, link)
+        entries = json.loads(text)
+        use_cases = service_use_cases(service_id)
+        if use_cases:
+            for entry in entries:
+                entry["resource"]["useContext"] = with_use_cases(entry["resource"].get("useContext", []), use_cases)
+        return searchset(entries, self.total, link)
+
+
+def service_use_cases(service_id: str) -> list[tuple[str, str]]:
+    """(code, display) of the live use cases of the one Application a TKW service answers as (NBRS-3798:
+    TKW's MessageDefinitions name the service's use cases); empty for a shared or unknown service."""
+    catalogue = get_catalogue()
+    service = catalogue.service(service_id)
+    number = service.dedicated if service is not None else None
+    if number is None:
+        return []
+    return [(c, u.display) for c, u in catalogue.use_cases.items() if u.application == number and u.status == "active"]
+
+
+def with_use_cases(use_context: list[dict[str, Any]], use_cases: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
+    """A MessageDefinition's useContext with its use-case categories replaced by ``use_cases``."""
+    system = get_catalogue().use_case_system
+    kept = [
+        u
+        for u in use_context
+        if not any(c.get("system") == system for c in u.get("valueCodeableConcept", {}).get("coding", []))
+    ]
+    return kept + [
+        {
+            "code": {"system": USAGE_CONTEXT_TYPE, "code": "workflow"},
+            "valueCodeableConcept": {"coding": [{"system": system, "code": code, "display": display}]},
+        }
+        for code, display in use_cases
+    ]
 
 
 # Slot search: which `_include` pulls in which resource type (spellings of the spec, the
@@ -257,12 +292,18 @@ def _set_patient(resource: dict[str, Any], nhs_number: str) -> None:
 
 
 def echo_message(
-    bundle: Mapping[str, Any], focus_index: int, focus_id: str | None, new_id: Callable[[], str] | None = None
+    bundle: Mapping[str, Any],
+    focus_index: int,
+    focus_id: str | None,
+    new_id: Callable[[], str] | None = None,
+    use_case: str | None = None,
 ) -> dict[str, Any]:
     """The synchronous $process-message answer: the request Bundle with the receiver's ids assigned.
 
     The focus gets ``focus_id`` (when the scenario names one); any other resource without an id gets a
-    fresh UUID4. Copies only what changes, so the request stays as received (for the report).
+    fresh UUID4. A ServiceRequest or Appointment focus without a use-case category gets ``use_case``
+    (TKW 1.0.19, NBRS-3800: the UCC is in TKW's synchronous responses). Copies only what changes, so
+    the request stays as received (for the report).
     """
     make_id = new_id or (lambda: str(uuid.uuid4()))
     entries: list[Any] = []
@@ -274,6 +315,25 @@ def echo_message(
                 resource["id"] = focus_id
             elif not isinstance(resource.get("id"), str) or not resource["id"]:
                 resource["id"] = make_id()
+            if index == focus_index and use_case:
+                _ensure_use_case(resource, use_case)
             entry = {**entry, "resource": resource}
         entries.append(entry)
     return {**bundle, "entry": entries}
+
+
+def _ensure_use_case(resource: dict[str, Any], code: str) -> None:
+    """Add the use-case category to a ServiceRequest (category) or Appointment (serviceCategory)
+    that has none; the resource is already a copy."""
+    element = {"ServiceRequest": "category", "Appointment": "serviceCategory"}.get(str(resource.get("resourceType")))
+    catalogue = get_catalogue()
+    found = catalogue.use_case(code)
+    if element is None or found is None:
+        return
+    present = resource.get(element)
+    concepts: list[Any] = present if isinstance(present, list) else []
+    codings = [c for concept in concepts if isinstance(concept, dict) for c in concept.get("coding") or []]
+    if any(isinstance(c, dict) and c.get("system") == catalogue.use_case_system for c in codings):
+        return
+    coding = {"system": catalogue.use_case_system, "code": found.code, "display": found.display}
+    resource[element] = [*concepts, {"coding": [coding]}]

@@ -9,7 +9,14 @@ focus status, ``MessageHeader.response``) and tolerates the variation seen in re
 - a cancellation is recognised by the focus status, whatever the reason (BOOKREQ02 cancels with ``new``);
 - identifier systems match with ``http://`` or ``https://`` and any letter case;
 - a focus reference that does not resolve (``":uuid:..."``, ``Type/id``) falls back to the Bundle's only
-  resource of the expected type.
+  resource of the expected type;
+- a ServiceRequest without a referral/validation category is read from its use case (a4tN: validation).
+
+Besides the *answer kind* (:class:`MessageKind`, what the scenario table answers), it names the finer
+*workflow* (``tkw.applications.model.Workflow``: a referral update, an Application 6 status response
+or rejection, ...) and the use case the payload carries. A workflow the scenario table has no kind
+for is answered as its nearest kind (``ANSWERED_AS``): a referral update as a referral, an App 6
+response as the referral response.
 
 An unknown combination raises 400 REC_BAD_REQUEST ``invariant`` saying what was found.
 """
@@ -23,7 +30,7 @@ from typing import Any
 from tkw.fhir.outcome import BarsError
 from tkw.message_kinds import NHS_NUMBER_SYSTEM, MessageKind
 
-__all__ = ["Classification", "MessageKind", "classify", "nhs_number_of", "normalise_system"]
+__all__ = ["ANSWERED_AS", "Classification", "MessageKind", "classify", "nhs_number_of", "normalise_system"]
 
 CANCELLED_APPOINTMENT = frozenset({"cancelled", "entered-in-error"})
 WITHDRAWN_SERVICE_REQUEST = frozenset({"revoked", "entered-in-error"})
@@ -31,6 +38,26 @@ WITHDRAWN_SERVICE_REQUEST = frozenset({"revoked", "entered-in-error"})
 INTERIM_ENCOUNTER = frozenset({"planned", "arrived", "in-progress", "onleave", "cancelled"})
 FINAL_ENCOUNTER = frozenset({"finished", "triaged"})
 CATEGORIES = ("referral", "validation")
+USE_CASE_SYSTEM = "https://fhir.nhs.uk/CodeSystem/usecases-categories-bars"
+# Application 6 use cases whose requests a receiver may reject (Call Assist, Mutual Aid).
+REJECTABLE_USE_CASES = frozenset({"a6t2", "a6t3"})
+
+# Workflows with no answer kind of their own: what the scenario table answers them as. When
+# MessageKind gains a kind of the same name (and the table a row), that kind is used instead.
+ANSWERED_AS: dict[str, MessageKind] = {
+    "referral-update": MessageKind.REFERRAL_NEW,
+    "referral-response-status": MessageKind.SAFEGUARDING_DNA_RESPONSE,
+    "referral-response-rejection": MessageKind.SAFEGUARDING_DNA_RESPONSE,
+}
+
+
+def answer_kind(workflow: str) -> MessageKind:
+    """The scenario table's kind for a workflow: its own when the table has one, else ANSWERED_AS."""
+    try:
+        return MessageKind(workflow)
+    except ValueError:
+        return ANSWERED_AS[workflow]
+
 
 _FOCUS_TYPE = {"booking-request": "Appointment", "servicerequest-request": "ServiceRequest"}
 
@@ -49,6 +76,8 @@ class Classification:
     bundle_id: str | None = None
     response_identifier: str | None = None  # MessageHeader.response.identifier (async responses)
     notes: tuple[str, ...] = field(default=())  # tolerated deviations from the IG, for reports
+    workflow: str = ""  # the finer workflow (tkw.applications.model.Workflow); kind when equal
+    use_case: str | None = None  # the payload's usecases-categories-bars code, lower-cased
 
 
 def classify(bundle: Mapping[str, Any]) -> Classification:
@@ -68,6 +97,7 @@ def normalise_system(system: object) -> str:
 
 
 _NHS_SYSTEM = normalise_system(NHS_NUMBER_SYSTEM)
+_USE_CASE_SYSTEM = normalise_system(USE_CASE_SYSTEM)
 
 
 def nhs_number_of(patient: Mapping[str, Any] | None) -> str | None:
@@ -103,6 +133,19 @@ def _codes(concept: object) -> list[str]:
         if isinstance(item, Mapping):
             codes += [c for c in (_code(coding) for coding in _list(item.get("coding"))) if c]
     return codes
+
+
+def use_case_of(resource: Mapping[str, Any] | None, element: str = "category") -> str | None:
+    """The first usecases-categories-bars code of a CodeableConcept array element, lower-cased."""
+    if not resource:
+        return None
+    for concept in _list(resource.get(element)):
+        for coding in _list(concept.get("coding")) if isinstance(concept, Mapping) else ():
+            if isinstance(coding, Mapping) and normalise_system(coding.get("system")) == _USE_CASE_SYSTEM:
+                code = _code(coding)
+                if code:
+                    return code
+    return None
 
 
 def _reference_key(reference: str) -> str:
@@ -221,11 +264,25 @@ class _Reader:
                 if category in definition.lower():
                     self.notes.append(f"ServiceRequest.category has no {'/'.join(CATEGORIES)} code; used definition")
                     return category
+        use_case = use_case_of(service_request)
+        if use_case is not None:
+            self.notes.append(f"ServiceRequest.category has no {'/'.join(CATEGORIES)} code; used use case {use_case}")
+            return "validation" if use_case.startswith("a4") else "referral"
         return None
+
+    def _use_case(self, focus: Mapping[str, Any]) -> str | None:
+        """The use case the payload carries: the focus's, else the ServiceRequest's or Appointment's."""
+        found = use_case_of(focus, "serviceCategory" if focus.get("resourceType") == "Appointment" else "category")
+        if found is None:
+            for _, resource in self.of_type("ServiceRequest"):
+                found = found or use_case_of(resource)
+            for _, resource in self.of_type("Appointment"):
+                found = found or use_case_of(resource, "serviceCategory")
+        return found
 
     def _result(
         self,
-        kind: MessageKind,
+        workflow: str,
         event: str,
         reason: str | None,
         focus: tuple[int, Mapping[str, Any]],
@@ -236,6 +293,9 @@ class _Reader:
         response = header.get("response")
         response_id = response.get("identifier") if isinstance(response, Mapping) else None
         bundle_id = self.bundle.get("id")
+        kind = answer_kind(workflow)
+        if kind.value != workflow:
+            self.notes.append(f"a {workflow} is answered as a {kind.value}")
         return Classification(
             kind=kind,
             event=event,
@@ -249,6 +309,8 @@ class _Reader:
             bundle_id=bundle_id if isinstance(bundle_id, str) else None,
             response_identifier=response_id if isinstance(response_id, str) else None,
             notes=tuple(self.notes),
+            workflow=workflow,
+            use_case=self._use_case(focus[1]),
         )
 
     def _unknown(self, event: str, reason: str | None, found: str, expression: str) -> BarsError:
@@ -267,12 +329,12 @@ class _Reader:
         if status in CANCELLED_APPOINTMENT:
             if reason not in ("update", "delete"):
                 self.notes.append(f"booking cancellation sent with reason {reason or 'absent'} (IG: update)")
-            return self._result(MessageKind.BOOKING_CANCEL, event, reason, focus, header)
+            return self._result("booking-cancel", event, reason, focus, header)
         if status == "booked" and reason in (None, "new", "update"):
             if reason is None:
                 self.notes.append("MessageHeader.reason is absent; treated as new")
-            kind = MessageKind.BOOKING_UPDATE if reason == "update" else MessageKind.BOOKING_NEW
-            return self._result(kind, event, reason, focus, header)
+            workflow = "booking-update" if reason == "update" else "booking-new"
+            return self._result(workflow, event, reason, focus, header)
         raise self._unknown(event, reason, f"Appointment.status {status or 'absent'!r}", f"{where}.status")
 
     def _service_request(self, header: Mapping[str, Any], event: str, reason: str | None) -> Classification:
@@ -288,17 +350,15 @@ class _Reader:
                 event, reason, "ServiceRequest.category has neither referral nor validation", f"{where}.category"
             )
         status = str(focus[1].get("status") or "").lower()
-        validation = category == "validation"
         if status in WITHDRAWN_SERVICE_REQUEST:
-            kind = MessageKind.VALIDATION_CANCEL if validation else MessageKind.REFERRAL_CANCEL
-            return self._result(kind, event, reason, focus, header, category)
+            return self._result(f"{category}-cancel", event, reason, focus, header, category)
         if status == "active" and reason in (None, "new"):
             if reason is None:
                 self.notes.append("MessageHeader.reason is absent; treated as new")
-            kind = MessageKind.VALIDATION_NEW if validation else MessageKind.REFERRAL_NEW
-            return self._result(kind, event, reason, focus, header, category)
-        if validation and status in ("active", "on-hold") and reason == "update":
-            return self._result(MessageKind.VALIDATION_UPDATE, event, reason, focus, header, category)
+            return self._result(f"{category}-new", event, reason, focus, header, category)
+        # Later messages of a series (Application 6 updates, final update; validation updates).
+        if status in ("active", "on-hold") and reason == "update":
+            return self._result(f"{category}-update", event, reason, focus, header, category)
         raise self._unknown(
             event, reason, f"{category} ServiceRequest.status {status or 'absent'!r}", f"{where}.status"
         )
@@ -320,17 +380,29 @@ class _Reader:
         where = f"Bundle.entry[{focus[0]}].resource"
         focus_type = focus[1]["resourceType"]
         status = str(focus[1].get("status") or "").lower()
-        if category == "referral" and focus_type == "ServiceRequest" and status in WITHDRAWN_SERVICE_REQUEST:
-            return self._result(MessageKind.SAFEGUARDING_DNA_RESPONSE, event, reason, focus, header, category)
+        if category == "referral":
+            use_case = use_case_of(service_request)
+            sr_status = str((service_request or {}).get("status") or "").lower()
+            if sr_status in WITHDRAWN_SERVICE_REQUEST or (
+                focus_type == "ServiceRequest" and status in WITHDRAWN_SERVICE_REQUEST
+            ):
+                # Application 6 Call Assist / Mutual Aid: the receiver rejects; otherwise the DNA feedback.
+                workflow = (
+                    "referral-response-rejection" if use_case in REJECTABLE_USE_CASES else "safeguarding-dna-response"
+                )
+                return self._result(workflow, event, reason, focus, header, category)
+            if sr_status in ("active", "completed", "on-hold") or focus_type == "Encounter":
+                # Application 6 status updates (the IG's REFRESP03 focuses the ServiceRequest, the page the Encounter).
+                return self._result("referral-response-status", event, reason, focus, header, category)
         if category == "validation":
             if focus_type == "Encounter" and status in INTERIM_ENCOUNTER:
-                return self._result(MessageKind.VALIDATION_RESPONSE_INTERIM, event, reason, focus, header, category)
+                return self._result("validation-response-interim", event, reason, focus, header, category)
             if focus_type == "Encounter" and status in FINAL_ENCOUNTER:
-                return self._result(MessageKind.VALIDATION_RESPONSE_FULL, event, reason, focus, header, category)
+                return self._result("validation-response-full", event, reason, focus, header, category)
             # Some senders focus the ServiceRequest itself: its status tells interim from final.
             if focus_type == "ServiceRequest" and status == "active":
-                return self._result(MessageKind.VALIDATION_RESPONSE_INTERIM, event, reason, focus, header, category)
+                return self._result("validation-response-interim", event, reason, focus, header, category)
             if focus_type == "ServiceRequest" and status in ("completed", "revoked"):
-                return self._result(MessageKind.VALIDATION_RESPONSE_FULL, event, reason, focus, header, category)
+                return self._result("validation-response-full", event, reason, focus, header, category)
         found = f"{category or 'uncategorised'} response with focus {focus_type}.status {status or 'absent'!r}"
         raise self._unknown(event, reason, found, f"{where}.status")

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final
 
+from tkw.applications import get_catalogue
+
 MESSAGE_EVENTS_SYSTEM: Final = "https://fhir.nhs.uk/CodeSystem/message-events-bars"
 MESSAGE_REASON_SYSTEM: Final = "https://fhir.nhs.uk/CodeSystem/message-reason-bars"
 SERVICE_REQUEST_CATEGORY_SYSTEM: Final = "https://fhir.nhs.uk/CodeSystem/message-category-servicerequest"
@@ -29,15 +31,8 @@ MESSAGE_HEADER_PROFILE_BASE: Final = "https://fhir.nhs.uk/StructureDefinition/BA
 EVENTS: Final = frozenset({"servicerequest-request", "servicerequest-response", "booking-request", "booking-response"})
 REASONS: Final = frozenset({"new", "update", "delete"})
 SERVICE_REQUEST_CATEGORIES: Final = frozenset({"referral", "validation"})
-USE_CASES: Final = frozenset(
-    {f"a1t{i}" for i in range(1, 10)}
-    | {f"a2t{i}" for i in range(1, 5)}
-    | {"a3t1"}
-    | {f"a4t{i}" for i in range(1, 4)}
-    | {f"a5t{i}" for i in range(1, 4)}
-    | {f"a6t{i}" for i in range(1, 4)}
-    | {"referraltopharmacy"}
-)
+# The usecases-categories-bars codes live in one place: tkw/applications/applications.yaml.
+USE_CASES: Final = frozenset(get_catalogue().use_cases)
 # The API versions an Accept header may ask for (1.0.0 is production; the others are in development).
 API_VERSIONS: Final = ("1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0")
 # Bundle.meta.versionId is the payload version; every published BaRS payload is major version 1.

@@ -13,10 +13,13 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from tkw.applications import Judgement
 from tkw.encoded_headers import HeaderError, TargetIdentifier, decode_target_identifier
 from tkw.fhir.message_body import MAX_BUNDLE_ENTRIES
+from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest
 from tkw.routes import Operation
+from tkw.scenarios.classify import Classification, classify
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +147,24 @@ class ValidationContext:
             if isinstance(coding, dict) and isinstance(coding.get("code"), str):
                 return str(coding["code"])
         return None
+
+    @cached_property
+    def classification(self) -> Classification | None:
+        """The message's workflow and use case (None: not a message, or one no workflow fits)."""
+        body = self.body
+        if self.operation is not Operation.PROCESS_MESSAGE or body is None:
+            return None
+        try:
+            return classify(body)
+        except (BarsError, RecursionError):
+            return None
+
+    @cached_property
+    def judgement(self) -> Judgement:
+        """Which Application and use case the request is judged against, and why."""
+        from tkw.validation.application_rules import judge_request
+
+        return judge_request(self)
 
     @cached_property
     def target(self) -> TargetIdentifier | None:

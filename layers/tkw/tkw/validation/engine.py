@@ -1,6 +1,6 @@
 """Running the rules: ``validate(inp) -> list[Finding]``.
 
-Rules run in a fixed order (headers, structure, message, query) so reports read the same way
+Rules run in a fixed order (headers, structure, message, query, application) so reports read the same way
 every time. A rule that crashes must not break the sender's request: it becomes an ``info``
 finding naming the rule, and the error is logged without the request's content.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from tkw.validation import header_rules, message_rules, query_rules, structure_rules
+from tkw.validation import application_rules, header_rules, message_rules, query_rules, structure_rules, ucc_rules
 from tkw.validation.context import ValidationContext, ValidationInput
 from tkw.validation.findings import Finding
 from tkw.validation.registry import Rule
@@ -23,9 +23,12 @@ _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 
 RULES: tuple[Rule, ...] = (
     *header_rules.RULES.rules,
+    *ucc_rules.HEADER_RULES.rules,
     *structure_rules.RULES.rules,
     *message_rules.RULES.rules,
     *query_rules.RULES.rules,
+    *application_rules.RULES.rules,
+    *ucc_rules.RULES.rules,
 )
 
 

@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 Severity = Literal["error", "warning", "info"]
-Category = Literal["headers", "structure", "message", "query"]
+Category = Literal["headers", "structure", "message", "query", "application"]
 Verdict = Literal["pass", "fail", "warnings"]
 
 # The BaRS error a conforming receiver answers with for most request faults (BARS-API.md §5.2).

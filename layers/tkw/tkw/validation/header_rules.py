@@ -1,4 +1,4 @@
-"""Header rules: transaction ids, the base64-JSON NHSD headers, Accept, Content-Type, use-context.
+"""Header rules: transaction ids, the base64-JSON NHSD headers, Accept, Content-Type (use-context: ucc).
 
 Sources: BARS-API.md §3 (which header, required where, what shape) and §3.2 (receiver re-checks:
 missing → ``required``, not a GUID → ``value``, a repeated X-Request-Id → 409 REC_CONFLICT
@@ -499,110 +499,7 @@ def content_type(ctx: ValidationContext) -> Iterator[Finding]:
         )
 
 
-# -- use-context --------------------------------------------------------------------------------
-
-
-def _codes_in(resource: dict[str, Any], element: str, system: str) -> set[str]:
-    """Codes of ``system`` in a CodeableConcept array element (e.g. ServiceRequest.category)."""
-    found: set[str] = set()
-    concepts = resource.get(element)
-    for concept in concepts if isinstance(concepts, list) else ():
-        codings = concept.get("coding") if isinstance(concept, dict) else None
-        for coding in codings if isinstance(codings, list) else ():
-            if isinstance(coding, dict) and coding.get("system") == system and isinstance(coding.get("code"), str):
-                found.add(coding["code"])
-    return found
-
-
-@RULES.rule(
-    "header.use-context",
-    "use-context is sent and agrees with the MessageHeader (use case|category|event|reason)",
-    operations={Operation.PROCESS_MESSAGE},
-)
-def use_context(ctx: ValidationContext) -> Iterator[Finding]:
-    header, check_id = "use-context", "header.use-context"
-    raw = (ctx.request.header(header) or "").strip()
-    example = "a1t1|referral|servicerequest-request|new"
-    if not raw:
-        yield RULES.failed(
-            check_id,
-            f"The use-context header is missing; $process-message requires it, as "
-            f"<use case>|<category>|<event>|<reason>, e.g. {_quote(example)}.",
-            http(header),
-            issue_code="required",
-        )
-        return
-    parts = [p.strip() for p in raw.split("|")]
-    if len(parts) != 4 or not all(parts):
-        yield RULES.failed(
-            f"{check_id}.format",
-            f"use-context {_quote(raw)} is not four non-empty parts <use case>|<category>|<event>|<reason> "
-            f"(e.g. {_quote(example)}).",
-            http(header),
-            severity="warning",
-            issue_code="value",
-        )
-        return
-    use_case, category, event, reason = parts
-    problems = 0
-    bundle = ctx.bundle
-    if ctx.event_code is not None and event != ctx.event_code:
-        problems += 1
-        yield RULES.failed(
-            f"{check_id}.event",
-            f"use-context event {_quote(event)} does not match MessageHeader.eventCoding.code "
-            f"{_quote(ctx.event_code)}.",
-            http(header),
-            issue_code="invariant",
-        )
-    if ctx.reason_code is not None and reason != ctx.reason_code:
-        problems += 1
-        yield RULES.failed(
-            f"{check_id}.reason",
-            f"use-context reason {_quote(reason)} does not match MessageHeader.reason {_quote(ctx.reason_code)}.",
-            http(header),
-            issue_code="invariant",
-        )
-    if use_case not in bars.USE_CASES:
-        problems += 1
-        yield RULES.failed(
-            f"{check_id}.use-case",
-            f"use-context use case {_quote(use_case)} is not a code of {bars.USE_CASES_SYSTEM} "
-            "(e.g. a1t1 for 111 to ED).",
-            http(header),
-            severity="warning",
-            issue_code="code-invalid",
-        )
-    if bundle is not None:
-        categories: set[str] = set()
-        use_cases: set[str] = set()
-        for entry in bundle.of_type("ServiceRequest"):
-            categories |= _codes_in(entry.resource, "category", bars.SERVICE_REQUEST_CATEGORY_SYSTEM)
-            use_cases |= _codes_in(entry.resource, "category", bars.USE_CASES_SYSTEM)
-        for entry in bundle.of_type("Appointment"):
-            use_cases |= _codes_in(entry.resource, "serviceCategory", bars.USE_CASES_SYSTEM)
-        if categories and category not in categories:
-            problems += 1
-            yield RULES.failed(
-                f"{check_id}.category",
-                f"use-context category {_quote(category)} does not match the ServiceRequest category "
-                f"({', '.join(sorted(categories))}).",
-                http(header),
-                severity="warning",
-                issue_code="invariant",
-            )
-        if use_cases and use_case in bars.USE_CASES and use_case not in use_cases:
-            problems += 1
-            yield RULES.failed(
-                f"{check_id}.use-case",
-                f"use-context use case {_quote(use_case)} does not match the use case in the payload "
-                f"({', '.join(sorted(use_cases))}).",
-                http(header),
-                severity="warning",
-                issue_code="invariant",
-            )
-    if not problems:
-        yield RULES.passed(check_id, f"use-context {_quote(raw)} agrees with the message.", http(header))
+# use-context is checked with the message and its Application: tkw.validation.ucc_rules.
 
 
 def _quote(value: object, limit: int = 80) -> str:

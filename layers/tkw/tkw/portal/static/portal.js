@@ -565,34 +565,55 @@
     return api("GET", "/tkw/receiver-suite").then(function (got) {
       state.suite = got.data;
       renderSuite();
-      say(state.suite.tests.length + " tests in the suite.");
+      say(state.suite.tests.length + " tests for " + (state.suite.applications || []).length + " BaRS Applications.");
     });
   }
 
+  var SUITE_LABELS = { happy: "Happy path", error: "Error suite" };
+
+  function applicationLabel(id) {
+    var found = (state.suite && state.suite.applications || []).filter(function (a) { return a.id === id; })[0];
+    return found ? "Application " + found.id + ": " + found.name : (id ? "Application " + id : "Other tests");
+  }
+
   function renderSuite() {
-    var list = $("suite-list");
-    if (list.childNodes.length) { return; }
+    var select = $("r-application");
     var suite = state.suite;
-    $("suite-name").textContent = "(" + suite.name + (suite.version ? ", version " + suite.version : "") + ")";
-    var groups = [];
-    var byGroup = {};
-    suite.tests.forEach(function (t) {
-      if (!byGroup[t.group]) { byGroup[t.group] = []; groups.push(t.group); }
-      byGroup[t.group].push(t);
-    });
-    groups.forEach(function (group) {
-      list.appendChild(el("h3", { text: group }));
-      var ul = el("ul");
-      byGroup[group].forEach(function (t) {
+    if (!select.options.length) {
+      $("suite-name").textContent = "(" + suite.name + (suite.version ? ", version " + suite.version : "") + ")";
+      (suite.applications || []).forEach(function (a) {
+        select.appendChild(el("option", { value: a.id, text: "Application " + a.id + ": " + a.name + " (" + a.use_case + ")" }));
+      });
+      select.addEventListener("change", function () { renderTests(); });
+    }
+    renderTests();
+  }
+
+  // The chosen Application's tests: its happy path, then its error suite, each by group.
+  function renderTests() {
+    var list = $("suite-list");
+    var application = $("r-application").value;
+    if (list.getAttribute("data-application") === application) { return; }
+    clear(list);
+    list.setAttribute("data-application", application);
+    var chosen = (state.suite.applications || []).filter(function (a) { return a.id === application; })[0];
+    $("r-application-hint").textContent = chosen ? chosen.roles + ". " + chosen.description : "";
+    ["happy", "error"].forEach(function (kind) {
+      var tests = state.suite.tests.filter(function (t) { return t.application === application && t.suite === kind; });
+      if (!tests.length) { return; }
+      list.appendChild(el("h3", { text: SUITE_LABELS[kind] + " (" + tests.length + ")" }));
+      var ul = el("ul", { "data-suite": kind });
+      tests.forEach(function (t) {
         var id = "t-" + t.id;
         var also = t.depends_on && t.depends_on.length ? " Also runs " + t.depends_on.join(", ") + " first." : "";
+        var expects = "expects HTTP " + t.expected_status + (t.expected_bars_code ? " " + t.expected_bars_code : "");
         ul.appendChild(el("li", {}, [
-          el("input", { type: "checkbox", id: id, value: t.id, checked: true, className: "test", "aria-describedby": id + "-desc",
-            onchange: countTests }),
+          el("input", { type: "checkbox", id: id, value: t.id, checked: true, className: "test", "data-suite": kind,
+            "aria-describedby": id + "-desc", onchange: countTests }),
           el("div", {}, [
             el("label", { for: id, text: t.name }),
             el("span", { className: "desc", id: id + "-desc", text: (t.description || "") + also }),
-            el("code", { className: "req", text: t.request + " → expects HTTP " + t.expected_status })
+            el("code", { className: "req", text: t.request + " → " + expects })
           ])
         ]));
       });
@@ -609,8 +630,8 @@
     $("tests-count").textContent = chosen + " of " + boxes.length + " selected";
   }
 
-  function setAllTests(checked) {
-    testBoxes().forEach(function (b) { b.checked = checked; });
+  function setAllTests(checked, kind) {
+    testBoxes().forEach(function (b) { b.checked = checked && (!kind || b.getAttribute("data-suite") === kind); });
     countTests();
   }
 
@@ -638,9 +659,11 @@
     if (!target) { formError("Enter the receiver's target identifier (its DoS service id).", targetField); return; }
     var tests = testBoxes().filter(function (b) { return b.checked; }).map(function (b) { return b.value; });
     if (!tests.length) { formError("Select at least one test."); return; }
+    var application = $("r-application").value;
+    var body = { endpoint: endpoint, target_identifier: target, application: application, tests: tests };
     $("run-execute").disabled = true;
     say("Starting the run…");
-    guard(api("POST", "/tkw/receiver-runs", { body: { endpoint: endpoint, target_identifier: target, tests: tests } }).then(function (got) {
+    guard(api("POST", "/tkw/receiver-runs", { body: body }).then(function (got) {
       rememberRun(got.data.run_id);
       state.run = { run_id: got.data.run_id, status: got.data.status, results: [] };
       state.loaded.runs = false;
@@ -710,13 +733,32 @@
     if (/unreachable/i.test(why)) { why += ". Check the receiver's URL and that it is running (a deployed emulator reaches private addresses only with AllowPrivateReceivers=true)."; }
     reason.textContent = why;
     reason.hidden = !why || !finished;
+    // Results grouped by Application, then suite (happy path, error suite), in run order.
     var list = $("run-results");
     clear(list);
+    var groups = [];
+    var byGroup = {};
     results.forEach(function (r) {
-      list.appendChild(el("li", { "data-test-id": r.test_id, "data-status": r.status }, [
-        badge(r.status, r.status), " ", el("strong", { text: r.name }),
-        r.message ? el("span", { className: "msg", text: r.message }) : null
-      ]));
+      var key = (r.application || "") + "|" + (r.suite || "");
+      if (!byGroup[key]) { byGroup[key] = []; groups.push(key); }
+      byGroup[key].push(r);
+    });
+    var rank = function (key) { var p = key.split("|"); return p[0] + (p[1] === "happy" ? "0" : p[1] === "error" ? "1" : "2"); };
+    groups.sort(function (a, b) { return rank(a) < rank(b) ? -1 : rank(a) > rank(b) ? 1 : 0; });
+    groups.forEach(function (key) {
+      var parts = key.split("|");
+      var members = byGroup[key];
+      var ok = members.filter(function (r) { return r.status === "passed"; }).length;
+      list.appendChild(el("h3", { "data-application": parts[0], "data-suite": parts[1],
+        text: applicationLabel(parts[0]) + (parts[1] ? ": " + (SUITE_LABELS[parts[1]] || parts[1]) : "") + " (" + ok + " of " + members.length + " passed)" }));
+      var ol = el("ol");
+      members.forEach(function (r) {
+        ol.appendChild(el("li", { "data-test-id": r.test_id, "data-status": r.status }, [
+          badge(r.status, r.status), " ", el("strong", { text: r.name }),
+          r.message ? el("span", { className: "msg", text: r.message }) : null
+        ]));
+      });
+      list.appendChild(ol);
     });
     var links = $("run-links");
     clear(links);
@@ -770,6 +812,7 @@
       el("td", { "data-label": "Status" }, [badge(r.status, r.status)]),
       el("td", { "data-label": "Receiver" }, [el("code", { text: r.endpoint })]),
       el("td", { "data-label": "Target", text: r.target_identifier }),
+      el("td", { "data-label": "Application", text: r.application ? applicationLabel(r.application) : "Several" }),
       el("td", { "data-label": "Passed / failed / total", text: (s.passed || 0) + " / " + (s.failed || 0) + " / " + (s.total || 0) }),
       cell
     ]);
@@ -848,6 +891,8 @@
     $("viewer-close").addEventListener("click", function () { closeViewer(); say("Report closed."); });
     $("tests-all").addEventListener("click", function () { setAllTests(true); });
     $("tests-none").addEventListener("click", function () { setAllTests(false); });
+    $("tests-happy").addEventListener("click", function () { setAllTests(true, "happy"); });
+    $("tests-error").addEventListener("click", function () { setAllTests(true, "error"); });
     $("run-form").addEventListener("submit", startRun);
     $("runs-refresh").addEventListener("click", function () { guard(loadRuns(), "Loading receiver runs"); });
     $("state-refresh").addEventListener("click", function () { guard(loadState(), "Loading the state"); });
