@@ -89,7 +89,7 @@ def world() -> Iterator[World]:
             "/tkw/receiver-runs",
             a.headers(**{"Content-Type": "application/json"}),
             json.dumps(
-                {"endpoint": emulator.base, "target_identifier": "2000072489", "tests": ["capability-statement"]}
+                {"endpoint": emulator.base, "target_identifier": "2000072489", "tests": ["a1-capability-statement"]}
             ).encode(),
         )
         assert started.status == 202, started.raw[:300]
