@@ -13,7 +13,7 @@ MOTO_PORT ?= 5000
 PIP_QUIET := --quiet --disable-pip-version-check
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run test lint unit validate build deploy destroy moto-server sam-local bench clean fuzz
+.PHONY: help install run test lint unit validate build deploy destroy moto-server sam-local bench clean fuzz profiles
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -61,6 +61,7 @@ deploy: build ## Deploy an ephemeral stack for a team: make deploy TEAM=alpha [A
 	@test -n "$(TEAM)" || { echo "usage: make deploy TEAM=<name>"; exit 2; }
 	$(SAM) deploy --config-env team --stack-name $(STACK) \
 	  --parameter-overrides AuthMode=$${AUTH_MODE:-sandbox} StrictMode=$${STRICT_MODE:-false} \
+	  TkwEdition=$${TKW_EDITION:-live} UnknownTargets=$${UNKNOWN_TARGETS:-reject} \
 	  --tags tkw:team=$(TEAM)
 
 destroy: $(SAM_VENV)/.installed ## Delete a team's stack: make destroy TEAM=alpha
@@ -79,6 +80,10 @@ clean: ## Remove build output and caches
 bench: $(VENV)/.installed $(SAM_VENV)/.installed ## Benchmarks: writes bench/results.json and prints figures vs targets
 	@command -v wrk >/dev/null || echo "wrk not found (apt-get install wrk): using the bounded Python load client"
 	$(PY) bench/run.py
+
+PROFILES_FROM ?= ../shared/fhir-packages
+profiles: $(VENV)/.installed ## Refresh the shipped FHIR profiles from a folder of packages: make profiles [PROFILES_FROM=dir]
+	$(PY) -m tkw.profiles.build $(PROFILES_FROM)
 
 FUZZ_CASES ?= 1000
 FUZZ_SEED ?= $(shell date +%s)

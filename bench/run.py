@@ -1,4 +1,4 @@
-"""``make bench``: cold start, warm latency, HTTP throughput, receiver suite and layer size.
+"""``make bench``: cold start, warm latency, HTTP throughput, receiver suite, layer size and profile validation.
 
 Writes bench/results.json and prints each figure next to its target. Timings live here, never in
 tests: a benchmark reports, it does not pass or fail a build.
@@ -32,6 +32,8 @@ TARGETS = {
     "http_booking_rps": 2000.0,
     "receiver_suite_s": 3.0,
     "layer_mb": 60.0,
+    "profiles_load_ms": 2000.0,
+    "profiles_warm_ms": 30.0,
 }
 
 LAMBDA_ENV = {
@@ -363,6 +365,58 @@ def layer_size() -> dict[str, Any]:
     return {"unzipped_mb": round(size / 1024 / 1024, 1)}
 
 
+# -- profile validation (issue 16) ---------------------------------------------------------------------
+
+PROFILE_MESSAGE = (
+    ROOT / "tests" / "fixtures" / "bars-spec" / "ig-examples" / "examples"
+    / "REFREQ01_-_Referral_Service_Request_New_Full_-_111_to_ED.json"
+)
+
+
+def profile_validation(iterations: int) -> dict[str, Any]:
+    """Loading the shipped profiles in a fresh interpreter (median of 3), then p50/p99 of validating
+    REFREQ01 (25 resources; 41 KB as published, 23 KB minified) warm, in process."""
+    code = (
+        "import sys,time;"
+        f"sys.path.insert(0,{str(ROOT / 'layers' / 'tkw')!r});"
+        "t=time.perf_counter();"
+        "from tkw.profiles import validate_body;from tkw.profiles.conformance import conformance;conformance();"
+        "print((time.perf_counter()-t)*1000)"
+    )
+    loads = [
+        float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        for _ in range(3)
+    ]
+    from tkw.profiles import validate_body
+
+    body = json.loads(PROFILE_MESSAGE.read_text(encoding="utf-8"))
+    validate_body(body)  # first use indexes the profiles it needs and compiles invariants
+    samples = []
+    for _ in range(iterations):
+        start = time.perf_counter()
+        validate_body(body)
+        samples.append((time.perf_counter() - start) * 1000)
+    return {
+        "load_ms": round(statistics.median(loads), 1),
+        "message_bytes": len(PROFILE_MESSAGE.read_bytes()),
+        "warm_p50_ms": round(percentile(samples, 50), 2),
+        "warm_p99_ms": round(percentile(samples, 99), 2),
+    }
+
+
+def profile_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    pv = r.get("profile_validation")
+    if not pv:
+        return []
+    return [
+        ("profile load (fresh process)", f"{pv['load_ms']:.0f} ms", "≤ 2000 ms",
+         "✓" if pv["load_ms"] <= TARGETS["profiles_load_ms"] else "✗"),
+        (f"profile validation REFREQ01 ({pv['message_bytes'] // 1024} KB) p50/p99",
+         f"{pv['warm_p50_ms']:.1f} / {pv['warm_p99_ms']:.1f} ms", "p50 ≤ 30 ms",
+         "✓" if pv["warm_p50_ms"] <= TARGETS["profiles_warm_ms"] else "✗"),
+    ]  # fmt: skip
+
+
 # -- report --------------------------------------------------------------------------------------------
 
 
@@ -374,6 +428,7 @@ def main() -> int:
         "http_reports_off": lambda: http_throughput(3 if QUICK else 5, reports=False),
         "receiver_suite": receiver_suite,
         "layer": layer_size,
+        "profile_validation": lambda: profile_validation(20 if QUICK else 200),
     }
     results: dict[str, Any] = {
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0]},
@@ -446,6 +501,7 @@ def print_table(r: dict[str, Any]) -> None:
             ok(ly["unzipped_mb"], TARGETS["layer_mb"]) if "unzipped_mb" in ly else "",
         )
     )
+    rows += profile_rows(r)
     width = max(len(a) for a, *_ in rows)
     vwidth = max(len(b) for _, b, *_ in rows)
     for a, b, c, d in rows:

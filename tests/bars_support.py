@@ -93,12 +93,24 @@ def live_example(name_prefix: str) -> Any:
     return copy.deepcopy(_load(matches[0]))
 
 
-def assert_valid_fhir(body: Any) -> Any:
-    """The body parses as the FHIR R4 (fhir.resources R4B) resource it claims to be."""
+def assert_valid_fhir(body: Any, *, profiles: bool = True) -> Any:
+    """The body parses as the FHIR R4 (fhir.resources R4B) resource it claims to be, and (unless
+    ``profiles`` is off, for deliberately faulty messages) conforms to the BaRS, UK Core and R4
+    profiles that apply to it (no profile error)."""
     from fhir.resources.R4B import get_fhir_model_class
 
     assert isinstance(body, dict) and "resourceType" in body, f"not a FHIR resource: {str(body)[:200]}"
-    return get_fhir_model_class(body["resourceType"]).model_validate(body)
+    model = get_fhir_model_class(body["resourceType"]).model_validate(body)
+    if profiles:
+        assert_conforms_to_profiles(body)
+    return model
+
+
+def assert_conforms_to_profiles(body: Any) -> None:
+    from tkw.profiles import validate_body
+
+    errors = validate_body(body).errors
+    assert not errors, "profile errors:\n" + "\n".join(f"{e.expression}: {e.describe()}" for e in errors)
 
 
 def assert_outcome(body: Any, bars_code: str, issue_code: str | None = None) -> dict[str, Any]:

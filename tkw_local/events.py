@@ -198,6 +198,30 @@ def build_events(booking_body: bytes) -> dict[str, dict[str, Any]]:
         "receiver_suite": _admin_event("GET", "/tkw/receiver-suite"),
         "state_get": _admin_event("GET", "/tkw/state"),
         "state_reset": _admin_event("DELETE", "/tkw/state"),
+        "endpoints_list": _admin_event("GET", "/tkw/endpoints"),
+        "endpoints_put": _admin_event(
+            "PUT",
+            "/tkw/endpoints/2000072489",
+            "/tkw/endpoints/{service_id}",
+            body=json.dumps({"url": "http://127.0.0.1:8080/booking-and-referral/FHIR/R4"}).encode(),
+            params={"service_id": "2000072489"},
+            extra={"Content-Type": "application/json"},
+        ),
+        "endpoints_delete": _admin_event(
+            "DELETE", "/tkw/endpoints/2000072489", "/tkw/endpoints/{service_id}", params={"service_id": "2000072489"}
+        ),
+        "endpoints_ping": _admin_event(
+            "POST",
+            "/tkw/endpoints/2000072489/ping",
+            "/tkw/endpoints/{service_id}/ping",
+            params={"service_id": "2000072489"},
+        ),
+        "responses_send": _admin_event(
+            "POST",
+            "/tkw/responses",
+            body=json.dumps({"report_id": "00000000-0000-0000-0000-000000000099", "kind": "full"}).encode(),
+            extra={"Content-Type": "application/json"},
+        ),
         "portal_page": _admin_event("GET", "/tkw/portal", extra={"Accept": "text/html"}),
         "portal_asset": _admin_event(
             "GET", "/tkw/portal/portal.js", "/tkw/portal/{asset}", params={"asset": "portal.js"}

@@ -70,6 +70,7 @@ def receiver() -> Iterator[RunningStub]:
 
 def test_first_visit_asks_for_the_organisation(emulator: Emulator, page: Page) -> None:
     page.open(emulator.root + PORTAL)
+    page.wait_text("#edition", "TKW guide: live")  # the edition badge (TKW_EDITION, default live)
     assert page.visible("#no-org")
     assert "Choose your organisation" in page.text("#no-org")
     assert not page.visible("#panel-reports")
@@ -297,6 +298,53 @@ def test_stateful_state_is_shown_and_reset(emulator: Emulator, page: Page) -> No
     page.screenshot("state-reset")
 
 
+def test_endpoints_register_test_remove_and_responses_in_sender_reports(
+    emulator: Emulator, page: Page, receiver: RunningStub
+) -> None:
+    ods = unique_ods("E")
+    page.open(emulator.root + PORTAL + "#endpoints")
+    page.choose_organisation(ods)
+    page.wait(lambda: page.visible("#endpoints-empty"), "the empty list")
+    assert f"No endpoints registered for {ods}" in page.text("#endpoints-empty")
+    page.type(page.labelled("Service id"), "default")
+    page.type(page.labelled("Base URL of your BaRS API"), receiver.url())
+    page.button("Register endpoint").click()
+    row = page.wait(lambda: page.all("#endpoints-body tr[data-service-id=default]"), "the endpoint row")[0]
+    assert receiver.url() in row.text
+    page.button("Test", within="#endpoints-body").click()
+    assert page.wait_text("#endpoint-result", "answered HTTP 200")
+    page.screenshot("endpoints-registered")
+
+    # A full validation response sentinel: the response sent shows among the sender reports.
+    bundle = example("process_message/POST-body.json")
+    for entry in bundle["entry"]:
+        if entry["resource"]["resourceType"] == "Patient":
+            entry["resource"]["identifier"][0]["value"] = "9658499147"
+    headers = bars_headers(ods=ods, Content_Type="application/fhir+json")
+    assert emulator.bars("POST", "/$process-message", headers, json.dumps(bundle).encode()).status == 200
+
+    def outbound_listed() -> bool:
+        listed = emulator.request("GET", "/tkw/reports", bars_headers(ods=ods)).json["reports"]
+        return any(r["direction"] == "outbound" for r in listed)
+
+    page.wait(outbound_listed, "the response sent", timeout=60)
+    page.tab("Sender reports")
+    page.button("Refresh").click()
+
+    def outbound_row_text() -> str | None:
+        rows = page.all("#reports-body tr[data-direction=outbound]")
+        return str(rows[0].text) if rows else None
+
+    text = page.wait(outbound_row_text, "the outbound report row")
+    assert "response sent" in text and receiver.url() in text
+    page.screenshot("response-sent-in-sender-reports")
+
+    page.tab("Endpoints")
+    page.button("Remove", within="#endpoints-body").click()
+    page.wait(lambda: page.visible("#endpoints-empty"), "the emptied list")
+    assert emulator.request("GET", "/tkw/endpoints", bars_headers(ods=ods)).json["endpoints"] == []
+
+
 def test_an_unreachable_emulator_is_explained(emulator: Emulator, page: Page) -> None:
     page.open(emulator.root + PORTAL)
     # The emulator stops answering: the browser cannot reach /tkw/reports any more.
@@ -327,11 +375,11 @@ def test_the_tabs_and_the_organisation_work_from_the_keyboard(emulator: Emulator
     assert page.by_id("tab-receive").get_attribute("aria-selected") == "true"
     assert page.visible("#panel-receive") and not page.visible("#panel-reports")
     page.driver.switch_to.active_element.send_keys(Keys.END)
-    assert page.driver.switch_to.active_element.text == "Stateful"
+    assert page.driver.switch_to.active_element.text == "Endpoints"
     page.driver.switch_to.active_element.send_keys(Keys.HOME)
     assert page.driver.switch_to.active_element.text == "Sender reports"
     # Only the selected tab is in the Tab order; focus is visible.
-    assert [t.get_attribute("tabindex") for t in page.all("[role=tab]")] == ["0", "-1", "-1", "-1"]
+    assert [t.get_attribute("tabindex") for t in page.all("[role=tab]")] == ["0", "-1", "-1", "-1", "-1"]
     ring = page.driver.execute_script("return getComputedStyle(document.activeElement).outlineStyle")
     assert ring != "none"
     page.screenshot("keyboard-focus")

@@ -99,7 +99,7 @@ def test_unknown_path_is_404_and_wrong_method_405(emulator: Emulator) -> None:
     wrong = emulator.bars("DELETE", "/$process-message", bars_headers())
     assert wrong.status == 405
     assert wrong.header("Allow") == "POST"
-    assert_outcome(wrong.json, "SEND_METHOD_NOT_ALLOWED", "not-supported")
+    assert_outcome(wrong.json, "REC_METHOD_NOT_ALLOWED", "not-supported")
 
 
 @pytest.mark.parametrize(
@@ -147,3 +147,34 @@ def test_runner_logs_each_request_and_stops_cleanly_on_sigterm() -> None:
     assert running.process.returncode == 0, output
     assert "GET /booking-and-referral/FHIR/R4/metadata -> 200" in output
     assert "stopping (SIGTERM)" in output
+
+
+def test_status_is_the_platforms_health_check(emulator: Emulator) -> None:
+    assert emulator.bars("GET", "/_status").status == 401
+    result = emulator.bars("GET", "/_status", {"apikey": "local"})
+    assert result.status == 200
+    assert result.header("Content-Type") == "application/json"
+    assert result.json["status"] == "pass"
+    assert result.json["commitId"] == emulator.bars("GET", "/_ping").json["commitId"]
+
+
+def test_a_path_in_the_wrong_case_is_404_naming_the_path_meant(emulator: Emulator) -> None:
+    result = emulator.bars("GET", "/slot?status=free", bars_headers())
+    assert result.status == 404
+    issue = assert_outcome(result.json, "NOT_FOUND", "not-found")
+    assert "did you mean /booking-and-referral/FHIR/R4/Slot?" in issue["diagnostics"]
+
+
+def test_a_target_outside_the_endpoint_catalogue_is_proxy_not_found(emulator: Emulator) -> None:
+    result = emulator.bars("GET", "/metadata", bars_headers(target_value="2000099999"))
+    assert (result.status, result.json) == (404, example("proxy-not-found.json"))
+    assert emulator.bars("GET", "/metadata", bars_headers(target_value="2000159910")).status == 200
+
+
+def test_tkw_edition_and_unknown_targets_are_read_from_the_environment() -> None:
+    beta = start_emulator({"TKW_EDITION": "beta", "UNKNOWN_TARGETS": "accept"})
+    try:
+        assert beta.bars("GET", "/_ping").json["tkwEdition"] == "beta"
+        assert beta.bars("GET", "/metadata", bars_headers(target_value="2000099999")).status == 200
+    finally:
+        stop_emulator(beta)

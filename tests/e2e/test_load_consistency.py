@@ -42,7 +42,7 @@ STATELESS: list[tuple[str, str, Callable[[], Any] | None, str]] = [
     ("GET", "/MessageDefinition?context=2000011147", None, "2000011147"),
     ("GET", "/MessageDefinition", None, "2000011147"),  # 400: context missing
     ("GET", SLOTS, None, "2000072489"),
-    ("GET", "/Slot?Schedule.actor%3AHealthcareService=2000094120", None, "2000072489"),  # 408 sentinel
+    ("GET", SLOTS.replace("2000072489", "2000094120"), None, "2000072489"),  # 408 sentinel
     ("POST", "/$process-message", lambda: example("process_message/POST-body.json"), "2000011147"),
     ("POST", "/$process-message", lambda: {"resourceType": "Bundle"}, "2000011147"),  # 400 structure
     ("GET", "/Appointment/ce1c4ced-2a84-4198-9982-9caf894d0bb7", None, "2000011147"),

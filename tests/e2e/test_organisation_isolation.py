@@ -1,13 +1,13 @@
 """int mode over real HTTP: two applications bound to different organisations cannot see or change
-each other's reports, receiver runs, state or shares through any ``/tkw`` route.
+each other's reports, receiver runs, state, shares, response endpoints or responses through any
+``/tkw`` route.
 
 Application A acts for ORG_A, application B for ORG_B. A files a report, starts a receiver run,
-moves its stateful state and shares its report. Then every ``/tkw`` route that touches an
-organisation's data is called by B, twice: naming A's organisation in ``NHSD-End-User-Organisation``,
-and naming its own organisation with A's ids. Each answer must be the very 404 that a record that
-does not exist gets (no oracle), and A's data must be unchanged afterwards. The same calls made by A
-succeed, so the table cannot pass by everything failing. (``/tkw/endpoints`` and ``/tkw/responses``
-join the table when they exist.)
+moves its stateful state, shares its report and registers an endpoint for responses. Then every
+``/tkw`` route that touches an organisation's data is called by B, twice: naming A's organisation
+in ``NHSD-End-User-Organisation``, and naming its own organisation with A's ids. Each answer must be
+the very 404 that a record that does not exist gets (no oracle), and A's data must be unchanged
+afterwards. The same calls made by A succeed, so the table cannot pass by everything failing.
 """
 
 from __future__ import annotations
@@ -69,6 +69,12 @@ def new_app(emulator: Emulator, name: str, ods: str) -> App:
     return App(name=name, ods=ods, token=token)
 
 
+def register_endpoint(emulator: Emulator, app: App) -> HttpResult:
+    # The emulator itself stands in for A's endpoint (private addresses are allowed locally).
+    body = json.dumps({"url": emulator.base}).encode()
+    return emulator.request("PUT", "/tkw/endpoints/default", app.headers(**{"Content-Type": "application/json"}), body)
+
+
 @pytest.fixture(scope="module")
 def world() -> Iterator[World]:
     emulator = start_emulator({"AUTH_MODE": "int"})
@@ -95,6 +101,8 @@ def world() -> Iterator[World]:
         assert started.status == 202, started.raw[:300]
         share = emulator.request("POST", f"/tkw/reports/{report}/share", a.headers())
         assert share.status == 201, share.raw[:300]
+        registered = register_endpoint(emulator, a)
+        assert registered.status == 201, registered.raw[:300]
         yield World(
             emulator=emulator,
             a=a,
@@ -134,6 +142,11 @@ ROUTES = [
     Route("read the state", "GET", "/tkw/state"),
     Route("list shares", "GET", "/tkw/shares"),
     Route("withdraw a share", "DELETE", "/tkw/shares/{share}", owner_status=204),
+    Route("list endpoints", "GET", "/tkw/endpoints"),
+    Route("register an endpoint", "PUT", "/tkw/endpoints/default", {"url": "{base}"}),
+    Route("ping an endpoint", "POST", "/tkw/endpoints/default/ping"),
+    Route("remove an endpoint", "DELETE", "/tkw/endpoints/default", owner_status=204),
+    Route("send a response", "POST", "/tkw/responses", {"report_id": "{report}", "kind": "interim"}, owner_status=202),
 ]
 # Routes whose path names no record: B asking about A's organisation must get what it gets for an
 # organisation nobody uses. Routes with an id: what B gets for an id that does not exist.
@@ -141,9 +154,9 @@ WITH_ID = [r for r in ROUTES if "{" in r.path or (r.body and "{report}" in json.
 
 
 def fill(world: World, text: str, missing: bool = False) -> str:
-    ids = {"report": world.report, "run": world.run, "share": world.share_id}
+    ids = {"report": world.report, "run": world.run, "share": world.share_id, "base": world.emulator.base}
     if missing:
-        ids = {"report": str(uuid.uuid4()), "run": str(uuid.uuid4()), "share": "0" * 64}
+        ids = {"report": str(uuid.uuid4()), "run": str(uuid.uuid4()), "share": "0" * 64, "base": world.emulator.base}
     for key, value in ids.items():
         text = text.replace("{" + key + "}", value)
     return text
@@ -213,9 +226,13 @@ def test_a_report_filed_under_another_organisation_is_never_readable_by_the_file
 
 @pytest.mark.parametrize("route", ROUTES, ids=lambda r: r.name)
 def test_the_owner_gets_an_answer_on_every_route(world: World, route: Route) -> None:
-    if route.method == "DELETE":  # withdraw a fresh share, not the one the other tests open
+    if route.method == "DELETE" and route.path.startswith("/tkw/shares"):
+        # withdraw a fresh share, not the one the other tests open
         fresh = call(world, world.a, "POST", f"/tkw/reports/{world.report}/share").json["id"]
         result = call(world, world.a, "DELETE", f"/tkw/shares/{fresh}")
+    elif route.method == "DELETE":  # remove A's endpoint, then register it again for the other tests
+        result = ask(world, world.a, route)
+        assert register_endpoint(world.emulator, world.a).status == 201
     else:
         result = ask(world, world.a, route)
     assert result.status == route.owner_status, result.raw[:300]

@@ -9,7 +9,7 @@ import urllib.request
 import uuid
 import zipfile
 
-from bars_support import bars_headers, example
+from bars_support import bars_headers, example, with_use_case
 from emulator_support import Emulator
 
 
@@ -128,7 +128,8 @@ def test_strict_mode_turns_error_findings_into_400() -> None:
         assert all(i["details"]["coding"][0]["code"] == "REC_BAD_REQUEST" for i in issues)
         assert any("http.use-context" in i.get("expression", []) + i.get("location", []) for i in issues)
         fixed = headers | {"use-context": "a1t1|booking|booking-request|new", "X-Request-Id": str(uuid.uuid4())}
-        bundle = example("process_message/POST-body.json")
+        # The 1.0.0 example predates use-case categories: a clean booking carries one (App 1 payload).
+        bundle = with_use_case(example("process_message/POST-body.json"))
         bundle["entry"][0]["resource"]["destination"][0]["endpoint"] = (
             "https://fhir.nhs.uk/Id/dos-service-id|2000011147"
         )

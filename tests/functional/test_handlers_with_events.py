@@ -36,6 +36,11 @@ EVENT_FUNCTION = {
     "receiver_suite": "ReceiverRunsFunction",
     "state_get": "StateFunction",
     "state_reset": "StateFunction",
+    "endpoints_list": "EndpointsFunction",
+    "endpoints_put": "EndpointsFunction",
+    "endpoints_delete": "EndpointsFunction",
+    "endpoints_ping": "EndpointsFunction",
+    "responses_send": "ResponsesFunction",
     "portal_page": "PortalFunction",
     "portal_asset": "PortalFunction",
     "organisations": "OrganisationsFunction",
@@ -74,6 +79,8 @@ BARS_EVENTS = [
         "PortalFunction",
         "OrganisationsFunction",
         "SharesFunction",
+        "EndpointsFunction",
+        "ResponsesFunction",
     )
 ]
 
@@ -152,6 +159,10 @@ def test_apps_register_refuses_the_placeholder_key(aws: Resolver, functions: dic
         ("receiver_runs_list", 200),
         ("receiver_runs_read", 400),  # the placeholder is not a run id
         ("receiver_suite", 200),
+        ("endpoints_list", 200),
+        ("endpoints_delete", 404),  # nothing registered yet
+        ("endpoints_ping", 404),
+        ("responses_send", 404),  # the placeholder names no report
     ],
 )
 def test_emulator_endpoints_answer_their_events(

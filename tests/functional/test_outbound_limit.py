@@ -10,7 +10,7 @@ from moto import mock_aws
 
 from tkw.adapters.outbound_counter import DynamoOutboundCounter
 from tkw.fhir.outcome import BarsError
-from tkw.outbound import OutboundKind, admit
+from tkw.outbound_limits import OutboundKind, admit
 from tkw.settings import Settings
 
 HOUR_START = 1_790_002_800  # a whole hour (epoch seconds divisible by 3600)

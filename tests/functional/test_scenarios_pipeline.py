@@ -1,4 +1,5 @@
-"""Every row of the TKW guide's scenario table through ``tkw.pipeline.handle`` (proxy checks included).
+"""Every row of the beta TKW guide's scenario table through ``tkw.pipeline.handle`` (proxy checks
+included), with ``TKW_EDITION=beta`` (the live page's rows: ``test_tkw_editions_pipeline.py``).
 
 Inputs are the official and IG example payloads, with the sentinel patient swapped in; every response
 is validated with fhir.resources R4B. ``covers(...)`` records which rows a test exercises, and a final
@@ -13,11 +14,12 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
-from bars_support import BASE, assert_outcome, assert_valid_fhir, bars_headers, example, ig_example
+from bars_support import BASE, assert_outcome, assert_valid_fhir, example, ig_example
+from functional.pipeline_support import BASE_URL, entries, focus, for_patient, header
+from functional.pipeline_support import call as pipeline_call
 
-from tkw.http import ApiRequest, ApiResponse
-from tkw.message_kinds import NHS_NUMBER_SYSTEM
-from tkw.pipeline import Exchange, handle
+from tkw.http import ApiResponse
+from tkw.pipeline import Exchange
 from tkw.routes import Operation
 from tkw.scenarios.engine import get_engine, load_table
 from tkw.services import Services
@@ -28,7 +30,7 @@ from tkw.stateful import InMemoryStateStore
 @pytest.fixture(autouse=True)
 def in_memory_state(monkeypatch: pytest.MonkeyPatch) -> None:
     """The stateful store behind its protocol, in memory: reads of unknown ids consult it."""
-    services = Services(settings=Settings())
+    services = Services(settings=Settings(tkw_edition="beta"))
     services.state = InMemoryStateStore()
     monkeypatch.setattr("tkw.pipeline.get_services", lambda: services)
 
@@ -36,7 +38,6 @@ APPOINTMENT_ID = "ce1c4ced-2a84-4198-9982-9caf894d0bb7"
 REFERRAL_ID = "79120f41-a431-4f08-bcc5-1e67006fcae0"
 VALIDATION_ID = "0b42eac3-0175-43c8-bbab-efaa8ca31ccf"
 MD = "https://fhir.nhs.uk/MessageDefinition/bars-message-"
-BASE_URL = "https://tkw.example.test"
 
 COVERED: set[str] = set()
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,7 +54,7 @@ def covers(*scenario_ids: str) -> Callable[[F], F]:
 @pytest.fixture
 def answered(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """The ids of the scenario rows that answered, in order."""
-    engine = get_engine()
+    engine = get_engine("beta")
     seen: list[str] = []
     original = engine.respond
 
@@ -80,20 +81,7 @@ def call(
     body: Any = None,
     target: str | None = "2000011147",
 ) -> ApiResponse:
-    headers = bars_headers(target_value=target)
-    if body is not None:
-        headers["Content-Type"] = "application/fhir+json"
-    return handle(
-        operation,
-        ApiRequest(
-            method=method,
-            path=BASE + path,
-            headers={k.lower(): (v,) for k, v in headers.items()},
-            query=query or {},
-            body=json.dumps(body).encode() if body is not None else None,
-            base_url=BASE_URL,
-        ),
-    )
+    return pipeline_call(operation, method, path, query=query, body=body, target_value=target)
 
 
 def metadata(target: str | None) -> ApiResponse:
@@ -135,35 +123,9 @@ def search(resource_type: str, patient: str | None) -> ApiResponse:
 # ---- payloads ----------------------------------------------------------------------------------
 
 
-def entries(bundle: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
-    return [e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == resource_type]
-
-
-def header(bundle: dict[str, Any]) -> dict[str, Any]:
-    return entries(bundle, "MessageHeader")[0]
-
-
-def for_patient(bundle: dict[str, Any], nhs_number: str | None) -> dict[str, Any]:
-    """The bundle with every Patient's NHS number set to ``nhs_number`` (None: no NHS number at all)."""
-    for patient in entries(bundle, "Patient"):
-        others = [i for i in patient.get("identifier", []) if i.get("system") != NHS_NUMBER_SYSTEM]
-        if nhs_number is not None:
-            others.insert(0, {"system": NHS_NUMBER_SYSTEM, "value": nhs_number})
-        if others:
-            patient["identifier"] = others
-        else:
-            patient.pop("identifier", None)
-    return bundle
-
-
 def with_reason(bundle: dict[str, Any], reason: str) -> dict[str, Any]:
     header(bundle)["reason"]["coding"][0]["code"] = reason
     return bundle
-
-
-def focus(body: dict[str, Any]) -> dict[str, Any]:
-    reference = header(body)["focus"][0]["reference"]
-    return next(e["resource"] for e in body["entry"] if e["fullUrl"] == reference)
 
 
 def assert_echo(response: ApiResponse, request: dict[str, Any], focus_id: str | None) -> dict[str, Any]:
@@ -225,8 +187,8 @@ def supported(statement: dict[str, Any], mode: str) -> set[str]:
             "servicerequest-response-validation-interim",
             "servicerequest-request-validation",
         ),
-        ("2000099999", "cs-any-other", "servicerequest-request-validation", None),
-        ("NHS0001", "cs-any-other", "booking-request", None),
+        # A catalogued service without an answer of its own (the live page's UserTest DoS TKW 5).
+        ("2000093816", "cs-any-other", "servicerequest-request-validation", None),
     ],
 )
 def test_capability_statement_by_target(
@@ -245,7 +207,7 @@ def test_capability_statement_by_target(
 
 
 def test_the_five_capability_statements_differ() -> None:
-    bodies = [metadata(t).body for t in ("2000011147", "2000076289", "2000094704", "2000011149", "2000099999")]
+    bodies = [metadata(t).body for t in ("2000011147", "2000076289", "2000094704", "2000011149", "2000093816")]
     assert len({b["id"] for b in bodies}) == 5
     assert len({json.dumps(b["messaging"], sort_keys=True) for b in bodies}) == 5
 
@@ -374,8 +336,8 @@ def test_free_slots(answered: list[str]) -> None:
     assert answered == ["slots-free"]
 
 
-def test_status_defaults_to_free_and_busy_alone_gives_busy() -> None:
-    assert types_and_statuses(slots("2000072489", None).body)[1] == ["free"] * 3
+def test_status_is_required_and_busy_alone_gives_busy() -> None:
+    assert_error(slots("2000072489", None), 400, "REC_BAD_REQUEST", "required")  # TKW's NBRS-1771
     assert types_and_statuses(slots("2000072489", "busy").body)[1] == ["busy"] * 2
 
 
@@ -390,7 +352,13 @@ def test_free_and_busy_slots(answered: list[str], status: str) -> None:
     assert answered == ["slots-free-and-busy"]
 
 
-def test_every_supported_include_is_honoured_and_unknown_ones_ignored() -> None:
+def test_an_include_outside_the_spec_is_400_naming_it() -> None:
+    response = slots("2000072489", "free", ("Slot:schedule", "Patient:link"))
+    assert_error(response, 400, "REC_BAD_REQUEST", "value")  # TKW's NBRS-1760
+    assert response.body["issue"][0]["expression"] == ["_include"]
+
+
+def test_every_supported_include_is_honoured() -> None:
     includes = (
         "Slot:schedule",
         "Schedule:actor:HealthcareService",
@@ -398,7 +366,6 @@ def test_every_supported_include_is_honoured_and_unknown_ones_ignored() -> None:
         "Schedule:actor:PractitionerRole",
         "HealthcareService:providedBy",
         "HealthcareService.location",
-        "Patient:link",
     )
     body = slots("2000072489", "free", includes).body
     assert_valid_fhir(body)
@@ -412,7 +379,7 @@ def test_every_supported_include_is_honoured_and_unknown_ones_ignored() -> None:
         "Location",
     }
     link = body["link"][0]["url"]
-    assert "HealthcareService:location" in link and "Patient:link" not in link
+    assert "HealthcareService:location" in link
 
 
 @covers("slots-none")
@@ -444,8 +411,12 @@ def test_slot_search_timeout(answered: list[str]) -> None:
     assert answered == ["slots-408"]
 
 
-def test_slot_search_for_an_unknown_service_is_404() -> None:
-    assert_error(slots("2000000001"), 404, "REC_NOT_FOUND", "not-found")
+@covers("slots-unknown-service")
+def test_slot_search_for_an_unknown_service_is_an_empty_searchset(answered: list[str]) -> None:
+    body = slots("2000000001").body
+    assert_valid_fhir(body)
+    assert (body["type"], body["total"], body.get("entry")) == ("searchset", 0, None)
+    assert answered == ["slots-unknown-service"]
 
 
 def test_slot_search_without_healthcare_service_is_400_required() -> None:
@@ -817,7 +788,7 @@ def test_safeguarding_dna_response_for_any_other_patient_is_accepted(answered: l
 
 
 def test_every_guide_row_is_exercised_by_a_test_here() -> None:
-    guide = {s.id for s in load_table().scenarios if s.source == "guide"}
+    guide = {s.id for s in load_table().scenarios if "beta" in s.editions}
     assert len(guide) == 50
     assert guide - COVERED == set()
     assert COVERED - {s.id for s in load_table().scenarios} == set(), "covers() names an unknown row"

@@ -8,9 +8,10 @@
 - ``cfn-lint`` is clean.
 
 The one implicit managed policy beyond logging and tracing is ``AWSLambdaSQSQueueExecutionRole``,
-which SAM attaches to ``ReceiverWorkerFunction`` for its SQS event source (receive, delete and
-read attributes of queues). It is accepted: Lambda's event source mapping needs exactly those
-actions, it only delivers our queue's messages, and the worker's code never calls SQS itself.
+which SAM attaches to ``ReceiverWorkerFunction`` and ``ResponseWorkerFunction`` for their SQS event
+sources (receive, delete and read attributes of queues). It is accepted: Lambda's event source
+mapping needs exactly those actions and only delivers our queues' messages (the response worker
+sends the next step of a trigger itself, with its own sqs:SendMessage grant).
 Replacing it would mean giving the function a hand-written role instead of SAM's.
 """
 
@@ -46,7 +47,8 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
     "MessageDefinitionFunction": _BEARER | _REPORTS,
     "SlotFunction": _BEARER | _REPORTS,
     # + the stateful transition: one TransactWriteItems of Put and Update items
-    "ProcessMessageFunction": _BEARER | _REPORTS | {"dynamodb:UpdateItem"},
+    # + queueing the responses a Response sentinel triggers
+    "ProcessMessageFunction": _BEARER | _REPORTS | {"dynamodb:UpdateItem", "sqs:SendMessage"},
     "AppointmentFunction": _BEARER | _REPORTS,
     "ServiceRequestFunction": _BEARER | _REPORTS,
     "TokenFunction": {"dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"},
@@ -57,7 +59,7 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:Query",
-        "dynamodb:UpdateItem",  # the organisation's hourly count of runs (tkw.outbound)
+        "dynamodb:UpdateItem",  # the organisation's hourly count of runs (tkw.outbound_limits)
         "sqs:SendMessage",
         "s3:GetObject",
     },
@@ -77,6 +79,20 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         "s3:PutObject",
+    },
+    "EndpointsFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"},
+    # UpdateItem: the organisation's hourly count of asynchronous responses (tkw.outbound_limits)
+    "ResponsesFunction": {"dynamodb:GetItem", "dynamodb:UpdateItem", "s3:GetObject", "sqs:SendMessage"},
+    # endpoints, the step's claim, the outbound report and the link from the triggering one; the next step;
+    # the hourly count of asynchronous responses
+    "ResponseWorkerFunction": {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:UpdateItem",
+        "s3:GetObject",
+        "s3:PutObject",
+        "sqs:SendMessage",
     },
 }
 # Where objects may be touched: validation reports, their zips, receiver-run reports.
@@ -239,23 +255,23 @@ def test_a_function_has_no_wildcard_and_names_only_this_stacks_resources(name: s
             service = {str(a).split(":")[0] for a in as_list(statement["Action"])}
             if owned == "StateTable":
                 assert service == {"dynamodb"}, statement
-            elif owned == "ReceiverRunsQueue":
+            elif owned in {"ReceiverRunsQueue", "ResponsesQueue"}:
                 assert service == {"sqs"}, statement
             else:
                 assert owned.startswith("ReportsBucket:") and service == {"s3"}, statement
                 assert owned.removeprefix("ReportsBucket:") in BUCKET_PREFIXES, f"{name}: objects under {owned}"
 
 
-def test_only_the_receiver_worker_consumes_a_queue() -> None:
+def test_only_the_workers_consume_their_queues() -> None:
     consumers = {
-        name
+        name: [event["Properties"]["Queue"] for event in (fn["Properties"].get("Events") or {}).values()]
         for name, fn in FUNCTIONS.items()
-        for event in (fn["Properties"].get("Events") or {}).values()
-        if event["Type"] == "SQS"
+        if any(event["Type"] == "SQS" for event in (fn["Properties"].get("Events") or {}).values())
     }
-    assert consumers == {"ReceiverWorkerFunction"}
-    events = FUNCTIONS["ReceiverWorkerFunction"]["Properties"]["Events"]
-    assert [e["Properties"]["Queue"] for e in events.values()] == [{"Fn::GetAtt": ["ReceiverRunsQueue", "Arn"]}]
+    assert consumers == {
+        "ReceiverWorkerFunction": [{"Fn::GetAtt": ["ReceiverRunsQueue", "Arn"]}],
+        "ResponseWorkerFunction": [{"Fn::GetAtt": ["ResponsesQueue", "Arn"]}],
+    }
 
 
 def sam_python() -> Path:
@@ -281,7 +297,7 @@ def test_after_the_sam_transform_roles_carry_only_sams_implicit_managed_policies
     assert set(roles) == {f"{name}Role" for name in FUNCTIONS}, "every function gets its own role from SAM"
     for role_name, role in roles.items():
         expected = set(SAM_IMPLICIT_POLICIES)
-        if role_name == "ReceiverWorkerFunctionRole":
+        if role_name in {"ReceiverWorkerFunctionRole", "ResponseWorkerFunctionRole"}:
             expected.add(SQS_EVENT_POLICY)  # SAM's, for the SQS event source (see the module docstring)
         assert set(role["managed"]) <= expected, f"{role_name}: {role['managed']}"
         for statement in role["statements"]:

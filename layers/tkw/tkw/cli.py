@@ -216,13 +216,19 @@ def _emulator_root(url: str) -> str:
 
 
 def _http_json(
-    method: str, url: str, body: Any = None, token: str | None = None, timeout: float = 30
+    method: str,
+    url: str,
+    body: Any = None,
+    token: str | None = None,
+    timeout: float = 30,
+    extra_headers: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
     data = json.dumps(body).encode() if body is not None else None
     headers = {
         "Content-Type": "application/json",
         "X-Request-Id": str(uuid.uuid4()),
         "X-Correlation-Id": str(uuid.uuid4()),
+        **(extra_headers or {}),
     }
     if token:  # an emulator in int mode wants a bearer token on /tkw endpoints too
         headers["Authorization"] = f"Bearer {token}"
@@ -383,6 +389,12 @@ def build_parser() -> argparse.ArgumentParser:
     cert.add_argument("--server-name", default="localhost", help="host name (or IP) of the receiver's certificate")
     cert.add_argument("--days", type=int, default=30, help="validity in days (default 30)")
     cert.set_defaults(run=certs)
+
+    from tkw.cli_endpoints import add_commands as add_endpoint_commands
+    from tkw.cli_endpoints import add_listen_command
+
+    add_endpoint_commands(commands)
+    add_listen_command(commands)
 
     commands.add_parser("auth", help="keygen | register | token (API-M style app credentials)", add_help=False)
     for name in AUTH_COMMANDS:

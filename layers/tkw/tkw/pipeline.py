@@ -7,6 +7,7 @@ before any receiver (scenario) logic runs.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -21,10 +22,11 @@ from tkw.encoded_headers import HeaderError, TargetIdentifier, decode_target_ide
 from tkw.fhir import canned
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest, ApiResponse, loggable_path
-from tkw.routes import Operation, allowed_methods, find_route
+from tkw.routes import STATUS_PATH, Operation, allowed_methods, find_route, meant_path
 from tkw.services import Services, get_services
 
 if TYPE_CHECKING:
+    from tkw.reports.model import ResponseLink
     from tkw.scenarios.classify import Classification
     from tkw.validation import Finding
 
@@ -55,7 +57,8 @@ class Exchange:
 def handle(operation: Operation, request: ApiRequest, services: Services | None = None) -> ApiResponse:
     services = services or get_services()
     if operation is Operation.PING:
-        return finalise(ApiResponse(200, canned.ping_body(), content_type="application/json"), request)
+        body = canned.ping_body(services.settings.tkw_edition)
+        return finalise(ApiResponse(200, body, content_type="application/json"), request)
     exchange = Exchange(operation=operation, request=request, services=services)
     reporting = services.settings.reports_enabled
     report_id = organisation = None
@@ -64,12 +67,15 @@ def handle(operation: Operation, request: ApiRequest, services: Services | None 
 
         report_id, organisation = new_report_id(), report_organisation(request)
     findings: list[Finding] | None = None
+    profiled = False  # profile validation done (strict mode does it before answering)
     try:
         _admit(exchange)
         findings = _validate(exchange, organisation)
         if services.settings.strict_mode:
             from tkw.validation import strict_mode_error
 
+            findings += _profile(exchange)
+            profiled = True
             strict_error = strict_mode_error(findings)
             if strict_error is not None:
                 exchange.notes["scenario"] = "strict-mode"
@@ -94,9 +100,32 @@ def handle(operation: Operation, request: ApiRequest, services: Services | None 
     if reporting and report_id is not None and organisation is not None:
         if findings is None:  # refused before validation: the report still says what was wrong
             findings = _validate(exchange, organisation)
+        if not profiled:  # where the report is produced, after the sender's answer is made
+            findings = findings + _profile(exchange)
         response.headers["TKW-Report-Id"] = report_id
-        _record(exchange, response, findings, report_id, organisation)
+        responses = _queue_responses(exchange, response, report_id, organisation)
+        _record(exchange, response, findings, report_id, organisation, responses)
     return response
+
+
+def _queue_responses(
+    exchange: Exchange, response: ApiResponse, report_id: str, organisation: str
+) -> list[ResponseLink]:
+    """A Response sentinel queues the emulator's async responses to the sender (after the answer)."""
+    if exchange.bundle is None:
+        return []
+    from tkw.outbound.messages import load_table, nhs_number_of
+
+    if load_table().trigger_for(nhs_number_of(exchange.bundle)) is None:
+        return []  # the common case: no sentinel, nothing more to import
+    from tkw.outbound.service import queue_triggered_responses
+
+    headers = {name: values[0] for name, values in exchange.request.headers.items() if values}
+    try:
+        return queue_triggered_responses(exchange.bundle, headers, response.status, report_id, organisation)
+    except Exception:  # never the sender's problem: its answer is already decided
+        logger.exception("Queueing the triggered responses failed", extra={"report_id": report_id})
+        return []
 
 
 def _validate(exchange: Exchange, organisation: str | None) -> list[Finding]:
@@ -134,8 +163,32 @@ def _validate(exchange: Exchange, organisation: str | None) -> list[Finding]:
         return []
 
 
+def _profile(exchange: Exchange) -> list[Finding]:
+    """Profile findings on the message (or resource) the sender sent; none for a body that is not one.
+
+    Outside strict mode this runs where the report is built, once the answer is made and cannot
+    change; the report worker will take it (with the report) off the request path entirely.
+    """
+    body = exchange.bundle
+    if exchange.operation is Operation.PROCESS_MESSAGE:
+        pass  # only a body that passed the proxy's parsing (exchange.bundle) is a message to profile
+    elif exchange.request.method in ("POST", "PUT") and exchange.request.body:
+        try:
+            body = json.loads(exchange.request.body)
+        except (ValueError, RecursionError):
+            return []  # the structure checks already say why
+    from tkw.validation.profile import profile_findings
+
+    return profile_findings(body)
+
+
 def _record(
-    exchange: Exchange, response: ApiResponse, findings: list[Finding], report_id: str, organisation: str
+    exchange: Exchange,
+    response: ApiResponse,
+    findings: list[Finding],
+    report_id: str,
+    organisation: str,
+    responses: list[ResponseLink] | None = None,
 ) -> None:
     """Store the exchange's report. A storage failure is logged and counted, never the sender's problem."""
     from tkw.reports import build_report, save_report
@@ -152,6 +205,7 @@ def _record(
             report_id=report_id,
             # The emulator's clock, not API Gateway's request time: retention counts from storage.
             time=datetime.fromtimestamp(exchange.services.clock(), UTC),
+            responses=responses or [],
         )
         save_report(exchange.services.reports, record)
     except Exception:
@@ -164,14 +218,22 @@ def _admit(exchange: Exchange) -> None:
     op, request = exchange.operation, exchange.request
     if op is Operation.METADATA and request.header("NHSD-Target-Identifier") is None:
         return  # the proxy serves its own CapabilityStatement without a target (or a token)
-    if exchange.services.settings.auth_mode == "int":
-        exchange.notes["application"] = _authorise(request, exchange.services)
-    proxy.check_transaction_headers(request)
-    exchange.target = proxy.check_target_identifier(request)
+    _admit_proxy(exchange)
     if op is Operation.PROCESS_MESSAGE:
         from tkw.fhir.message_body import parse_message_body
 
         exchange.bundle = parse_message_body(request, exchange.services.settings.max_body_bytes)
+
+
+def _admit_proxy(exchange: Exchange) -> None:
+    """What the proxy checks before routing: token (int mode), transaction headers, the target and
+    whether the Endpoint Catalogue holds it."""
+    request, services = exchange.request, exchange.services
+    if services.settings.auth_mode == "int":
+        exchange.notes["application"] = _authorise(request, services)
+    proxy.check_transaction_headers(request)
+    exchange.target = proxy.check_target_identifier(request)
+    proxy.check_catalogue(exchange.target, services.catalogue, services.settings.unknown_targets)
 
 
 def _authorise(request: ApiRequest, services: Services) -> str:
@@ -222,27 +284,50 @@ def handle_unrouted(request: ApiRequest) -> ApiResponse:
     A request for a method the BaRS route does serve is answered by that operation: API Gateway
     routed it here although the resolver's own path rules refused it (an id with characters outside
     Powertools' pattern, a trailing slash), and it deserves the same answer as any other id.
+    The live proxy forwards every method, so a method a route does not serve gets the receiver's 405
+    REC_METHOD_NOT_ALLOWED (after the proxy's own checks). ``/_status`` is the platform's health check.
     """
+    if request.path.rstrip("/") == STATUS_PATH and request.method in ("GET", "HEAD"):
+        return finalise(_status(request), request)
     route = find_route(request.path)
     if route is not None and request.method in route.methods:
         return handle(route.methods[request.method], request)
     if route is not None:
         allow = ", ".join(allowed_methods(route))
-        err = BarsError.of(
-            405,
-            "SEND_METHOD_NOT_ALLOWED",
-            "not-supported",
-            f"The {request.method} method is not allowed on {route.template}; allowed: {allow}.",
-            headers={"Allow": allow},
-        )
+        try:
+            services = get_services()
+            exchange = Exchange(operation=next(iter(route.methods.values())), request=request, services=services)
+            _admit_proxy(exchange)
+            err = BarsError.of(
+                405,
+                "REC_METHOD_NOT_ALLOWED",
+                "not-supported",
+                f"This method is not allowed: {request.method} on {route.template}; allowed: {allow}.",
+                headers={"Allow": allow},
+            )
+        except BarsError as proxy_error:
+            err = proxy_error
     else:
-        err = BarsError.of(
-            404,
-            "NOT_FOUND",
-            "not-found",
-            f"Endpoint {request.path} does not exist on the BaRS API (base path /booking-and-referral/FHIR/R4).",
+        meant = meant_path(request.path)
+        hint = (
+            f" TKW's endpoints are case sensitive: did you mean {loggable_path(meant)}?"
+            if meant is not None
+            else " (base path /booking-and-referral/FHIR/R4)."
         )
+        diagnostics = f"Endpoint {loggable_path(request.path)} does not exist on the BaRS API.{hint}"
+        err = BarsError.of(404, "NOT_FOUND", "not-found", diagnostics)
     return finalise(error_response(err), request)
+
+
+def _status(request: ApiRequest) -> ApiResponse:
+    """``GET /_status``: needs an ``apikey`` header (any value here), else 401 text/plain, as the
+    platform answers; the body follows ``examples/_status.json``."""
+    if not (request.header("apikey") or "").strip():
+        return ApiResponse(401, "Access Denied", content_type="text/plain")
+    edition = get_services().settings.tkw_edition
+    self_link = request.base_url + request.path.rstrip("/").removesuffix("/_status") + "/_ping"
+    body = canned.status_body(self_link, edition) if request.method == "GET" else None
+    return ApiResponse(200, body, content_type="application/json")
 
 
 def error_response(err: BarsError) -> ApiResponse:

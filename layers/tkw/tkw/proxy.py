@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from tkw.catalogue import EndpointCatalogue
 from tkw.encoded_headers import HeaderError, TargetIdentifier, decode_target_identifier
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest
@@ -52,3 +55,19 @@ def check_target_identifier(request: ApiRequest) -> TargetIdentifier:
             f"Invalid schema for NHSD-Target-Identifier header: {err}",
             header="NHSD-Target-Identifier",
         ) from None
+
+
+def check_catalogue(
+    target: TargetIdentifier, catalogue: EndpointCatalogue, unknown_targets: Literal["reject", "accept"]
+) -> None:
+    """A well-formed target the Endpoint Catalogue does not hold: 404 PROXY_NOT_FOUND, as the live
+    proxy answers (``examples/proxy-not-found.json``), unless the team opted out (``accept``)."""
+    if unknown_targets == "accept" or catalogue.knows(target):
+        return
+    from tkw.fhir.canned import load_json
+
+    error = BarsError.of(
+        404, "PROXY_NOT_FOUND", "not-found", "The target endpoint does not exist in the Endpoint Catalogue."
+    )
+    error.fixed_body = load_json("proxy-not-found.json")  # the live proxy's static fault, byte for byte
+    raise error

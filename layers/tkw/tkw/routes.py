@@ -56,5 +56,23 @@ def find_route(path: str) -> BarsRoute | None:
     return None
 
 
+_CASELESS = tuple((re.compile(p.pattern, re.IGNORECASE), r) for p, r in _COMPILED)
+STATUS_PATH = BASE_PATH + "/_status"  # the API platform's health endpoint (no BaRS route behind it)
+
+
+def meant_path(path: str) -> str | None:
+    """The path a request in the wrong letter case meant (TKW's endpoints are case sensitive), if any:
+    ``/booking-and-referral/FHIR/R4/slot`` -> ``/booking-and-referral/FHIR/R4/Slot``."""
+    for pattern, route in _CASELESS:
+        if pattern.match(path):
+            given = path.rstrip("/").split("/")
+            wanted = (BASE_PATH + route.template).split("/")
+            fixed = [g if w.startswith("{") else w for g, w in zip(given, wanted, strict=False)]
+            return "/".join(fixed)
+    if path.rstrip("/").lower() == STATUS_PATH.lower():
+        return STATUS_PATH
+    return None
+
+
 def allowed_methods(route: BarsRoute) -> list[str]:
     return sorted(route.methods)

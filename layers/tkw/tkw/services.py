@@ -16,7 +16,8 @@ from tkw.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     from tkw.auth.ports import AuthStore
-    from tkw.outbound import OutboundCounter
+    from tkw.catalogue import EndpointCatalogue, RegisteredServices
+    from tkw.outbound_limits import OutboundCounter
     from tkw.reports.shares import ShareStore
     from tkw.reports.store import ReportStore
     from tkw.stateful.store import StateStore
@@ -27,6 +28,15 @@ class Services:
     settings: Settings
     # Seconds since the epoch; injected so the nightly reset and token expiry can be tested.
     clock: Callable[[], float] = field(default=time.time)
+    # Services organisations registered (their own endpoints): the Endpoint Catalogue routes to them too.
+    registered_services: list[RegisteredServices] = field(default_factory=list)
+
+    @property
+    def catalogue(self) -> EndpointCatalogue:
+        """The emulated Endpoint Catalogue: TKW's services plus the registered ones."""
+        from tkw.catalogue import tkw_catalogue
+
+        return tkw_catalogue().with_registered(self.registered_services)
 
     @cached_property
     def state(self) -> StateStore:
@@ -48,7 +58,6 @@ class Services:
         from tkw.adapters.auth_store import get_auth_store
 
         return get_auth_store(self.settings.table_name)
-
 
     @cached_property
     def outbound(self) -> OutboundCounter:

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import os
 from functools import lru_cache
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
+
+# Which edition of the TKW guide's scenario table decides where the two disagree: `live` (the live
+# implementation guide's TKW page, what suppliers follow today) or `beta` (guide v1.0.0-beta).
+Edition = Literal["live", "beta"]
+EDITIONS: tuple[Edition, ...] = get_args(Edition)
 
 
 class Settings(BaseModel):
@@ -23,9 +28,21 @@ class Settings(BaseModel):
     allow_private_receivers: bool = False
     # Share links for assurance (/tkw/reports/{id}/share) last this many days.
     share_link_days: int = Field(default=7, ge=1, le=30)
-    # Per organisation and clock hour: what the stack may send out (tkw.outbound).
+    # Per organisation and clock hour: what the stack may send out (tkw.outbound_limits).
     receiver_runs_per_hour: int = Field(default=20, ge=1)
     async_responses_per_hour: int = Field(default=200, ge=1)
+    # Async responses (emulator -> sender): the queue, the delays (seconds; SQS allows 0..900), the
+    # per-attempt timeout and the retries with backoff on network failures.
+    responses_queue_url: str = ""
+    response_delay_seconds: int = Field(default=2, ge=0, le=900)
+    response_follow_up_seconds: int = Field(default=3, ge=0, le=900)
+    response_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    response_attempts: int = Field(default=3, ge=1, le=10)
+    response_backoff_seconds: float = Field(default=1.0, ge=0, le=60)
+    tkw_edition: Edition = "live"
+    # A well-formed NHSD-Target-Identifier outside the emulated Endpoint Catalogue: `reject` answers
+    # 404 PROXY_NOT_FOUND as the live proxy does; `accept` routes it to TKW's "any other" answers.
+    unknown_targets: Literal["reject", "accept"] = "reject"
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -48,6 +65,14 @@ class Settings(BaseModel):
             share_link_days=int(e.get("SHARE_LINK_DAYS") or 7),
             receiver_runs_per_hour=int(e.get("RECEIVER_RUNS_PER_HOUR") or 20),
             async_responses_per_hour=int(e.get("ASYNC_RESPONSES_PER_HOUR") or 200),
+            responses_queue_url=e.get("RESPONSES_QUEUE_URL") or "",
+            response_delay_seconds=int(e.get("RESPONSE_DELAY_SECONDS") or 2),
+            response_follow_up_seconds=int(e.get("RESPONSE_FOLLOW_UP_SECONDS") or 3),
+            response_timeout_seconds=float(e.get("RESPONSE_TIMEOUT_SECONDS") or 10),
+            response_attempts=int(e.get("RESPONSE_ATTEMPTS") or 3),
+            response_backoff_seconds=float(e.get("RESPONSE_BACKOFF_SECONDS") or 1),
+            tkw_edition=(e.get("TKW_EDITION") or "live").strip().lower(),  # type: ignore[arg-type]
+            unknown_targets=(e.get("UNKNOWN_TARGETS") or "reject").strip().lower(),  # type: ignore[arg-type]
         )
 
 

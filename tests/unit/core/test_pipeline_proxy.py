@@ -4,7 +4,7 @@ import base64
 import json
 
 import pytest
-from bars_support import BASE, assert_outcome, assert_valid_fhir, b64json, bars_headers
+from bars_support import BASE, assert_outcome, assert_valid_fhir, b64json, bars_headers, example
 
 from tkw.http import ApiRequest
 from tkw.pipeline import handle, handle_unrouted
@@ -123,13 +123,14 @@ def test_unknown_path_is_404_not_found() -> None:
         ("GET", "/$process-message", "POST"),
         ("PUT", "/Appointment/ce1c4ced-2a84-4198-9982-9caf894d0bb7", "GET"),
         ("PATCH", "/ServiceRequest", "GET"),
+        ("POST", "/MessageDefinition", "GET"),  # the official suite's method-not-allowed test
     ],
 )
 def test_wrong_method_on_known_path_is_405_with_allow(method: str, path: str, allow: str) -> None:
     response = handle_unrouted(request(method, path, bars_headers()))
     assert response.status == 405
     assert response.headers["Allow"] == allow
-    assert_outcome(response.body, "SEND_METHOD_NOT_ALLOWED", "not-supported")
+    assert_outcome(response.body, "REC_METHOD_NOT_ALLOWED", "not-supported")
 
 
 def test_an_unexpected_failure_is_a_fhir_500_not_a_stack_trace(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -144,3 +145,71 @@ def test_an_unexpected_failure_is_a_fhir_500_not_a_stack_trace(monkeypatch: pyte
     issue = assert_outcome(response.body, "REC_SERVER_ERROR", "exception")
     assert "secret internal detail" not in json.dumps(response.body)
     assert "Traceback" not in issue["diagnostics"]
+
+
+def test_wrong_method_body_follows_the_official_method_not_allowed_example() -> None:
+    response = handle_unrouted(request("DELETE", "/Slot", bars_headers()))
+    official = example("method-not-allowed.json")["issue"][0]
+    issue = response.body["issue"][0]
+    assert (issue["severity"], issue["code"], issue["details"]) == (
+        official["severity"],
+        official["code"],
+        official["details"],
+    )
+    assert issue["diagnostics"].startswith("This method is not allowed: DELETE")
+
+
+def test_wrong_method_still_passes_the_proxy_checks_first() -> None:
+    """The live proxy forwards every method, but only after its own header checks."""
+    response = handle_unrouted(request("DELETE", "/Slot", bars_headers(target_value=None)))
+    assert response.status == 400
+    assert_outcome(response.body, "PROXY_BAD_REQUEST")
+
+
+@pytest.mark.parametrize(
+    ("path", "meant"),
+    [
+        ("/Metadata", "/metadata"),
+        ("/messagedefinition", "/MessageDefinition"),
+        ("/$Process-Message", "/$process-message"),
+        ("/slot", "/Slot"),
+        ("/appointment/ce1c4ced-2a84-4198-9982-9caf894d0bb7", "/Appointment/ce1c4ced-2a84-4198-9982-9caf894d0bb7"),
+        ("/SERVICEREQUEST", "/ServiceRequest"),
+    ],
+)
+def test_a_path_in_the_wrong_case_is_404_naming_the_path_meant(path: str, meant: str) -> None:
+    response = handle_unrouted(request("GET", path, bars_headers()))
+    assert response.status == 404
+    issue = assert_outcome(response.body, "NOT_FOUND", "not-found")
+    assert f"did you mean {BASE}{meant}?" in issue["diagnostics"]
+
+
+def test_the_base_path_in_the_wrong_case_is_named_too() -> None:
+    response = handle_unrouted(
+        ApiRequest(
+            method="GET",
+            path="/booking-and-referral/fhir/r4/Slot",
+            headers={k.lower(): (v,) for k, v in bars_headers().items()},
+            query={},
+        )
+    )
+    assert response.status == 404
+    assert f"did you mean {BASE}/Slot?" in response.body["issue"][0]["diagnostics"]
+
+
+def test_status_without_an_apikey_is_401_access_denied() -> None:
+    response = handle_unrouted(request("GET", "/_status", {}))
+    assert (response.status, response.content_type, response.body) == (401, "text/plain", "Access Denied")
+
+
+def test_status_with_an_apikey_has_the_platform_shape() -> None:
+    response = handle_unrouted(request("GET", "/_status", {"apikey": "any"}))
+    assert response.status == 200
+    assert response.content_type == "application/json"
+    official = example("_status.json")
+    assert set(response.body) >= set(official)
+    assert response.body["status"] == "pass"
+    ping = handle(Operation.PING, request("GET", "/_ping", {})).body
+    assert response.body["commitId"] == ping["commitId"], "the official suite compares _status with the deploy"
+    check = next(iter(response.body["checks"].values()))[0]
+    assert set(check) == set(official["checks"]["spine:status"][0])

@@ -171,3 +171,25 @@ def test_slow_answers_are_a_warning_not_a_failure() -> None:
         "warning",
         "expected an answer within 5000 ms, found 9000 ms",
     )
+
+
+def test_an_answer_is_judged_against_the_profiles_too() -> None:
+    """A receiver's Appointment that fhir.resources accepts but whose status is outside the required
+    appointmentstatus ValueSet fails, naming the place and the profile."""
+    appointment = {
+        "resourceType": "Appointment",
+        "status": "reserved",
+        "start": "2026-11-26T10:00:00+00:00",
+        "end": "2026-11-26T10:10:00+00:00",
+        "participant": [{"actor": {"display": "Patient"}, "status": "accepted"}],
+    }
+    expect = Expect(status=200, resource_type="Appointment")
+    found = checks(expect, answer(200, appointment))
+    assert found["fhir-valid"][0]
+    passed, severity, message = found["profile.binding"]
+    assert (passed, severity) == (False, "error")
+    assert message.startswith("at Appointment.status: ")
+    assert "UKCore-Appointment" in message and "appointmentstatus" in message
+    appointment["status"] = "booked"
+    found = checks(expect, answer(200, appointment))
+    assert found["profile"][0] and "uk.nhsdigital.bars.r4#" in found["profile"][2]

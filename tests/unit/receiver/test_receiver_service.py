@@ -14,7 +14,7 @@ from werkzeug.test import Client
 from tkw.access import OPEN
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest
-from tkw.outbound import MemoryOutboundCounter
+from tkw.outbound_limits import MemoryOutboundCounter
 from tkw.receiver import service
 from tkw.receiver.builder import PreparedRequest
 from tkw.receiver.models import RunOptions, RunRecord, TestResult

@@ -74,12 +74,41 @@ def test_only_services_that_take_bookings_offer_slot_search() -> None:
 
 def test_message_definitions_have_unique_ids_and_name_the_service_placeholder() -> None:
     definitions = [load(f"message-definitions/{p.name}") for p in (RESOURCES / "message-definitions").glob("*.json")]
-    assert len({d["id"] for d in definitions}) == len(definitions) == 8
+    assert len({d["id"] for d in definitions}) == len(definitions) == 16
     for d in definitions:
         dos = [
             u for u in d["useContext"] if u["valueCodeableConcept"]["coding"][0]["system"].endswith("dos-service-id")
         ]
         assert [u["valueCodeableConcept"]["coding"][0]["code"] for u in dos] == ["dos-id"], d["url"]
+
+
+def use_case_codes(definition: dict[str, Any]) -> list[str]:
+    return [
+        c["code"]
+        for u in definition["useContext"]
+        for c in u["valueCodeableConcept"]["coding"]
+        if c["system"] == "https://fhir.nhs.uk/CodeSystem/usecases-categories-bars"
+    ]
+
+
+@pytest.mark.parametrize(("application", "code"), [("app5", "a5t1"), ("app6", "a6t1")])
+def test_application_message_definitions_carry_their_use_case_category(application: str, code: str) -> None:
+    files = sorted((RESOURCES / "message-definitions").glob(f"{application}-*.json"))
+    assert files
+    for path in files:
+        definition = load(f"message-definitions/{path.name}")
+        assert use_case_codes(definition) == [code], path.name
+        assert not any(f["code"] == "Invoice" for f in definition["focus"])
+
+
+def test_invalid_message_definitions_each_declare_an_invoice() -> None:
+    files = sorted((RESOURCES / "message-definitions").glob("invalid-*.json"))
+    events = set()
+    for path in files:
+        definition = load(f"message-definitions/{path.name}")
+        assert [f for f in definition["focus"] if f["code"] == "Invoice"], path.name
+        events.add(definition["eventCoding"]["code"])
+    assert events == {"booking-request", "servicerequest-request"}  # "for any workflow"
 
 
 def test_mandatory_slot_set_holds_only_slot_schedule_and_healthcare_service() -> None:

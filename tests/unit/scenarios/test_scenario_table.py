@@ -1,4 +1,5 @@
-"""scenarios.yaml: loads, holds every row of the TKW guide, and its schema rejects broken tables."""
+"""scenarios.yaml: loads, holds every row of both editions of the TKW guide, and its schema rejects
+broken tables."""
 
 from __future__ import annotations
 
@@ -17,13 +18,15 @@ from tkw.scenarios.engine import ScenarioEngine, load_table, scenarios_file
 from tkw.scenarios.model import ScenarioTable
 from tkw.scenarios.table import render_markdown
 
-# The guide's "Scenarios" table, row by row (the duplicated 2000094704 row once): operation, sentinel
-# keys, HTTP status and the id the guide names. Written out here, independently of the YAML.
+# The beta guide's "Scenarios" table (seed 000_*.txt), row by row (the duplicated 2000094704 row once):
+# operation, sentinel keys, HTTP status and the id the guide names. Written out here, independently
+# of the YAML.
 APPOINTMENT = "ce1c4ced-2a84-4198-9982-9caf894d0bb7"
 REFERRAL = "79120f41-a431-4f08-bcc5-1e67006fcae0"
 VALIDATION = "0b42eac3-0175-43c8-bbab-efaa8ca31ccf"
 FOR_408 = "9e595424-9d67-45db-9a90-03259653cd37"
 FOR_501 = "c337e8d8-fd5b-4a13-a8e4-0f6f4ac1bb1a"
+REFERRAL_REVOKED = "09b53c07-2a21-4ba5-ac8b-f33e486d794d"  # live page, 'Cancel Referral' (SERVREQ01)
 CS, MD, SLOT, MESSAGE = (
     Operation.METADATA,
     Operation.MESSAGE_DEFINITION_SEARCH,
@@ -32,7 +35,8 @@ CS, MD, SLOT, MESSAGE = (
 )
 APPT_READ, SR_READ = Operation.APPOINTMENT_READ, Operation.SERVICE_REQUEST_READ
 
-GUIDE: list[tuple[Operation, dict[str, Any], int, str | None]] = [
+Row = tuple[Operation, dict[str, Any], int, str | None]
+BETA: list[Row] = [
     (CS, {"target": "2000011147"}, 200, None),
     (CS, {"target": "2000076289"}, 200, None),
     (CS, {"target": "2000094704"}, 200, None),
@@ -86,6 +90,73 @@ GUIDE: list[tuple[Operation, dict[str, Any], int, str | None]] = [
     (MESSAGE, {"kind": "safeguarding-dna-response", "nhs_number": "9383924314"}, 401, None),
 ]
 
+# The live guide's TKW page (seed tkw-guide-live-2026.md, TKW 1.0.21), row by row, the same way.
+LIVE: list[Row] = [
+    (CS, {"target": "2000011147"}, 200, None),
+    (CS, {"target": "2000076289"}, 200, None),
+    (CS, {"target": "1374839566"}, 200, None),
+    (CS, {}, 200, None),
+    (MD, {"context": "2000011147"}, 200, None),
+    (MD, {"context": "2000076289"}, 200, None),
+    (MD, {"context": "2000003366"}, 200, None),
+    (MD, {"context": "1374839566"}, 200, None),
+    (MD, {"context": "2000070513"}, 200, None),
+    (MD, {"context": "2000159909"}, 200, None),
+    (MD, {}, 200, None),
+    (MD, {"context": "FAIL0401"}, 401, None),
+    (MD, {"context": "FAIL0404"}, 404, None),
+    (MD, {"context": "2000071898"}, 200, None),
+    (SLOT, {"healthcare_service": "2000072489"}, 200, None),
+    (SLOT, {"healthcare_service": "2000072489", "slot_status": frozenset({"free", "busy"})}, 200, None),
+    (SLOT, {"healthcare_service": "2000073917"}, 200, None),
+    (SLOT, {"healthcare_service": "1503499715"}, 200, None),
+    (SLOT, {"healthcare_service": "2000081230"}, 408, None),
+    (MESSAGE, {"kind": "booking-new", "nhs_number": "9658499007"}, 200, APPOINTMENT),
+    (APPT_READ, {"resource_id": APPOINTMENT}, 200, APPOINTMENT),
+    (MESSAGE, {"kind": "booking-cancel"}, 200, APPOINTMENT),
+    (MESSAGE, {"kind": "booking-new", "nhs_number": "blank"}, 200, APPOINTMENT),
+    (MESSAGE, {"kind": "booking-new", "nhs_number": "9658499015"}, 404, None),
+    (MESSAGE, {"kind": "booking-new", "nhs_number": "9658499023"}, 409, None),
+    (MESSAGE, {"kind": "booking-new", "nhs_number": "9658499031"}, 422, None),
+    (APPT_READ, {"resource_id": "0d440c22-7f25-4c6c-905d-2213d197d02a"}, 501, None),
+    (MESSAGE, {"kind": "referral-new", "nhs_number": "9658499058"}, 200, REFERRAL),
+    (SR_READ, {"resource_id": REFERRAL}, 200, REFERRAL),
+    (MESSAGE, {"kind": "referral-cancel"}, 200, REFERRAL_REVOKED),
+    (MESSAGE, {"kind": "referral-new", "nhs_number": "blank"}, 200, REFERRAL),
+    (MESSAGE, {"kind": "referral-new", "target": "2000070513"}, 200, REFERRAL),
+    (MESSAGE, {"kind": "referral-new", "nhs_number": "9658499066"}, 400, None),
+    (MESSAGE, {"kind": "referral-new", "nhs_number": "9658499074"}, 500, None),
+    (MESSAGE, {"target": "2000159910"}, 200, None),
+    (SR_READ, {"resource_id": "61215702-0049-4d76-9807-2123f0a6ca15"}, 405, None),
+    (SR_READ, {"resource_id": "9d280ad9-6dda-46d2-a75e-f5b47b2f4e87"}, 429, None),
+    # The hint names 0b42eac3, the comment 4d65ddaa; 0b42eac3 is 'Get validation request' (200).
+    (SR_READ, {"resource_id": "4d65ddaa-4d09-41cd-87c9-aeb9c0c96352"}, 503, None),
+    (MESSAGE, {"kind": "validation-new"}, 200, VALIDATION),
+    (MESSAGE, {"kind": "validation-new", "nhs_number": "9658499082"}, 200, FOR_408),
+    (MESSAGE, {"kind": "validation-new", "nhs_number": "9658499090"}, 200, FOR_501),
+    (SR_READ, {"resource_id": VALIDATION}, 200, VALIDATION),
+    (MESSAGE, {"kind": "validation-update"}, 200, VALIDATION),
+    (MESSAGE, {"kind": "validation-cancel"}, 200, None),  # no id on the page: see CONFLICTS
+    (MESSAGE, {"kind": "validation-new", "nhs_number": "9658499015"}, 404, None),
+    (MESSAGE, {"kind": "validation-new", "nhs_number": "9658499112"}, 409, None),
+    (MESSAGE, {"kind": "validation-new", "nhs_number": "9658499120"}, 422, None),
+    (MESSAGE, {"kind": "validation-new", "nhs_number": "9658499139"}, 401, None),
+    (SR_READ, {"resource_id": FOR_408}, 408, None),
+    (SR_READ, {"resource_id": FOR_501}, 501, None),
+    (MESSAGE, {"kind": "validation-new", "nhs_number": "9658499147"}, 200, VALIDATION),
+    (MESSAGE, {"kind": "validation-new", "nhs_number": "9658499155"}, 200, VALIDATION),
+    (MESSAGE, {"kind": "safeguarding-dna-response", "nhs_number": "9658499163"}, 200, None),
+    (MESSAGE, {"kind": "safeguarding-dna-response", "nhs_number": "9658499171"}, 401, None),
+]
+
+# Requests the two tables answer differently: (operation, keys) -> {edition: (status, id)}.
+CONFLICTS: dict[tuple[Operation, str], dict[str, tuple[int, str | None]]] = {
+    (MESSAGE, "referral-cancel"): {"beta": (200, REFERRAL), "live": (200, REFERRAL_REVOKED)},
+    # Beta: the emulator's reading (the row names no id); live: the page's cancel body is SERVREQ01,
+    # a revoked validation ServiceRequest, and its 'Cancel Referral' row returns 09b53c07 for it.
+    (MESSAGE, "validation-cancel"): {"beta": (200, VALIDATION), "live": (200, REFERRAL_REVOKED)},
+}
+
 
 @pytest.fixture(scope="module")
 def table() -> ScenarioTable:
@@ -96,32 +167,73 @@ def raw_table() -> dict[str, Any]:
     return yaml.safe_load(scenarios_file().read_text(encoding="utf-8"))  # type: ignore[no-any-return]
 
 
-def test_the_guide_has_fifty_distinct_scenarios_and_the_yaml_has_each_once(table: ScenarioTable) -> None:
-    assert len(GUIDE) == 50
-    guide_rows = [s for s in table.scenarios if s.source == "guide"]
-    assert len(guide_rows) == 50
-    found = {(s.operation, tuple(sorted(s.match.keys().items(), key=lambda kv: kv[0]))) for s in guide_rows}
-    for operation, keys, _, _ in GUIDE:
-        normalised = {k: (MessageKind(v) if k == "kind" else v) for k, v in keys.items()}
-        assert (operation, tuple(sorted(normalised.items()))) in found, (operation, keys)
+def signature(operation: Operation, keys: dict[str, Any]) -> tuple[Operation, tuple[tuple[str, Any], ...]]:
+    normalised = {k: (MessageKind(v) if k == "kind" else v) for k, v in keys.items()}
+    return operation, tuple(sorted(normalised.items(), key=lambda kv: kv[0]))
 
 
-@pytest.mark.parametrize(("operation", "keys", "status", "resource_id"), GUIDE)
-def test_each_guide_row_has_the_guides_outcome(
-    table: ScenarioTable, operation: Operation, keys: dict[str, Any], status: int, resource_id: str | None
+@pytest.mark.parametrize(("edition", "rows", "count"), [("beta", BETA, 50), ("live", LIVE, 54)])
+def test_the_yaml_has_each_row_of_each_edition_once(
+    table: ScenarioTable, edition: str, rows: list[Row], count: int
 ) -> None:
-    engine = ScenarioEngine(table)
-    if operation is Operation.PROCESS_MESSAGE and "nhs_number" not in keys:
-        keys = keys | {"nhs_number": "9000000009"}  # any patient without a sentinel
+    assert len(rows) == count
+    edition_rows = [s for s in table.scenarios if edition in s.editions]
+    assert len(edition_rows) == count
+    found = {signature(s.operation, s.match.keys()) for s in edition_rows}
+    assert {signature(operation, keys) for operation, keys, _, _ in rows} == found
+
+
+def complete(operation: Operation, keys: dict[str, Any]) -> dict[str, Any]:
+    """The facts of a request with only the row's sentinels set (the rest "any other")."""
+    if operation is Operation.PROCESS_MESSAGE:
+        keys = {"nhs_number": "9000000009", "target": "2000072489", "kind": "referral-new"} | keys
     if operation is Operation.SLOT_SEARCH and "slot_status" not in keys:
         keys = keys | {"slot_status": frozenset({"free"})}
     if operation is Operation.METADATA and not keys:
         keys = {"target": "2000099999"}
     if operation is Operation.MESSAGE_DEFINITION_SEARCH and not keys:
         keys = {"context": "2000099999"}
-    scenario = engine.match(operation, keys)
-    assert scenario.outcome.status == status
-    assert scenario.outcome.resource_id == resource_id
+    return keys
+
+
+def conflict(operation: Operation, keys: dict[str, Any]) -> dict[str, tuple[int, str | None]] | None:
+    return CONFLICTS.get((operation, str(keys.get("kind")))) if set(keys) == {"kind"} else None
+
+
+@pytest.mark.parametrize("edition", ["live", "beta"])
+@pytest.mark.parametrize(
+    ("operation", "keys", "status", "resource_id"),
+    [pytest.param(*row, id=f"beta-{i}") for i, row in enumerate(BETA)]
+    + [pytest.param(*row, id=f"live-{i}") for i, row in enumerate(LIVE)],
+)
+def test_each_row_of_either_table_answers_in_both_editions(
+    table: ScenarioTable, edition: str, operation: Operation, keys: dict[str, Any], status: int, resource_id: str | None
+) -> None:
+    """Every row answers whatever TKW_EDITION says, except where the tables conflict."""
+    engine = ScenarioEngine(table, edition=edition)  # type: ignore[arg-type]
+    scenario = engine.match(operation, complete(operation, keys))
+    expected = conflict(operation, keys)
+    if expected is not None:
+        status, resource_id = expected[edition]
+    assert (scenario.outcome.status, scenario.outcome.resource_id) == (status, resource_id)
+
+
+@pytest.mark.parametrize("edition", ["live", "beta"])
+def test_each_conflict_is_answered_as_the_chosen_edition_says(table: ScenarioTable, edition: str) -> None:
+    engine = ScenarioEngine(table, edition=edition)  # type: ignore[arg-type]
+    for (operation, kind), answers in CONFLICTS.items():
+        scenario = engine.match(operation, complete(operation, {"kind": kind}))
+        assert (scenario.outcome.status, scenario.outcome.resource_id) == answers[edition]
+        assert scenario.only_in == edition
+
+
+def test_every_conflict_is_listed_in_the_docs(table: ScenarioTable) -> None:
+    markdown = render_markdown(table)
+    conflicts = markdown.split("## Conflicts between the editions")[1].split("## ")[0]
+    for (_, kind), answers in CONFLICTS.items():
+        line = next(line for line in conflicts.splitlines() if f": {kind} |" in line)
+        for _, resource_id in answers.values():
+            assert f"`{resource_id}`" in line
 
 
 def test_every_request_finds_a_row(table: ScenarioTable) -> None:
@@ -144,7 +256,8 @@ def test_docs_scenarios_md_is_rendered_from_the_yaml(table: ScenarioTable) -> No
 
 
 def test_the_markdown_table_has_one_row_per_scenario(table: ScenarioTable) -> None:
-    rows = [line for line in render_markdown(table).splitlines() if line.startswith("| ") and "---" not in line]
+    main = render_markdown(table).split("## Conflicts")[0]
+    rows = [line for line in main.splitlines() if line.startswith("| ") and "---" not in line]
     assert len(rows) == 1 + len(table.scenarios)
     assert "| MessageDef | MD failed request - HTTP 401 |" in render_markdown(table)
     assert "`FAIL0401` | 401 REC_UNAUTHORIZED (security)" in render_markdown(table)

@@ -1,4 +1,4 @@
-"""Hourly outbound counts in the single DynamoDB table (implements ``tkw.outbound.OutboundCounter``).
+"""Hourly outbound counts in the single DynamoDB table (implements ``tkw.outbound_limits.OutboundCounter``).
 
 ==========================  =========================  =====================
 pk                          sk                         attributes

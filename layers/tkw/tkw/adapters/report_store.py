@@ -64,7 +64,17 @@ MAX_QUERY_PAGES = 10
 _CONTENT_TYPES: dict[str, str] = {"json": "application/json", "html": "text/html; charset=utf-8"}
 
 _GONE = frozenset({"NoSuchKey", "404", "AccessDenied", "403"})
-_SUMMARY_ATTRIBUTES = ("method", "path", "operation", "target", "scenario", "correlation_id", "request_id")
+_SUMMARY_ATTRIBUTES = (
+    "method",
+    "path",
+    "operation",
+    "target",
+    "scenario",
+    "correlation_id",
+    "request_id",
+    "direction",
+    "trigger_report_id",
+)
 
 
 def _s(value: str) -> dict[str, str]:
@@ -207,6 +217,12 @@ class S3ReportStore:
         if query.correlation_id is not None:
             filters.append("correlation_id = :correlation")
             values[":correlation"] = _s(query.correlation_id)
+        if query.direction is not None:
+            # Items written before outbound reports existed have no direction: they are inbound.
+            absent = "attribute_not_exists(#direction) OR " if query.direction == "inbound" else ""
+            filters.append(f"({absent}#direction = :direction)")
+            names["#direction"] = "direction"
+            values[":direction"] = _s(query.direction)
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",

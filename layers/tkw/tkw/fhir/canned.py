@@ -25,5 +25,19 @@ def proxy_capability_statement() -> dict[str, Any]:
     return load_json("proxy-capability-statement.json")  # type: ignore[no-any-return]
 
 
-def ping_body() -> dict[str, str]:
-    return {"version": __version__, "revision": "tkw-emulator", "releaseId": __version__, "commitId": "local"}
+def ping_body(tkw_edition: str = "live") -> dict[str, str]:
+    """The proxy's _ping fields, plus the TKW guide edition the scenarios answer in (the portal shows it)."""
+    return {
+        "version": __version__,
+        "revision": "tkw-emulator",
+        "releaseId": __version__,
+        "commitId": "local",
+        "tkwEdition": tkw_edition,
+    }
+
+
+def status_body(self_link: str, tkw_edition: str = "live") -> dict[str, Any]:
+    """``GET /_status`` as the API platform serves it (``examples/_status.json``): _ping's fields and
+    the health of what the proxy depends on (here, the emulated TKW itself)."""
+    check = {"status": "pass", "timeout": "false", "responseCode": 200, "outcome": "", "links": {"self": self_link}}
+    return {"status": "pass", **ping_body(tkw_edition), "checks": {"tkw:status": [check]}}

@@ -7,6 +7,7 @@ Diagnostics never carry patient data or stack traces.
 
 from __future__ import annotations
 
+import copy
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,6 +57,8 @@ class BarsError(Exception):
     headers: dict[str, str] = field(default_factory=dict)
     # Some receiver sentinels (TKW's 408, a receiver's bare 503) answer with no body at all.
     empty_body: bool = False
+    # A platform answer that is always the same body (the proxy's static faults), served verbatim.
+    fixed_body: dict[str, Any] | None = None
 
     @classmethod
     def of(
@@ -83,4 +86,6 @@ class BarsError(Exception):
         return f"{self.status} {'; '.join(f'{i.bars_code} {i.code}: {i.diagnostics}' for i in self.issues)}"
 
     def outcome(self) -> dict[str, Any]:
+        if self.fixed_body is not None:
+            return copy.deepcopy(self.fixed_body)
         return operation_outcome(*self.issues)

@@ -25,6 +25,7 @@ ERROR_CODE_SYSTEMS = (
 )
 FHIR_JSON = "application/fhir+json"
 _SHOWN = 160  # characters of a body quoted in a message
+MAX_PROFILE_CHECKS = 20  # profile findings listed per answer (the rest are counted)
 
 
 @dataclass
@@ -136,6 +137,9 @@ def judge(
         f"expected a valid FHIR R4 resource (checked with fhir.resources R4B), found {found}",
     )
 
+    if problem is None:
+        _judge_profiles(result, body)
+
     kind = body.get("resourceType") if isinstance(body, dict) else None
     if expect.resource_type:
         result.add(
@@ -226,6 +230,24 @@ def judge(
             message = f"expected {check.path} = {wanted!r}{why}, found {_show(value)}"
         result.add(check.id, ok, message, check.severity)
     return result
+
+
+def _judge_profiles(result: Judgement, body: Any) -> None:
+    """The answer against the BaRS, UK Core and R4 profiles, as TKW's validator judges it."""
+    from tkw.profiles import validate_body  # loaded on first use: the profiles are a few MB parsed
+
+    report = validate_body(body)
+    failing = [i for i in report.issues if i.severity in ("error", "warning")]
+    for issue in failing[:MAX_PROFILE_CHECKS]:
+        severity: Severity = "error" if issue.severity == "error" else "warning"
+        result.add(f"profile.{issue.rule}", False, f"at {issue.expression}: {issue.describe()}", severity)
+    rest = failing[MAX_PROFILE_CHECKS:]
+    if rest:
+        worst: Severity = "error" if any(i.severity == "error" for i in rest) else "warning"
+        result.add("profile.more", False, f"{len(rest)} more profile findings are not listed", worst)
+    if not report.errors:
+        conforms = f"expected the answer to conform to its profiles, found it does ({report.packages})"
+        result.add("profile", True, conforms)
 
 
 def _element(body: Any, focus: dict[str, Any] | None, where: str) -> Any:

@@ -20,11 +20,11 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from tkw import outbound
+from tkw import outbound_limits
 from tkw.access import Caller
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest, ApiResponse
-from tkw.outbound import OutboundCounter, OutboundKind
+from tkw.outbound_limits import OutboundCounter, OutboundKind
 from tkw.receiver import run_reports
 from tkw.receiver.models import (
     FINISHED,
@@ -200,7 +200,7 @@ def start_run(request: ApiRequest, caller: Caller, services: ReceiverServices | 
 
     now = services.clock()
     # Counted once the run is known to be sendable, before anything is stored or queued.
-    outbound.admit(services.outbound, organisation, OutboundKind.RECEIVER_RUN, services.settings, now)
+    outbound_limits.admit(services.outbound, organisation, OutboundKind.RECEIVER_RUN, services.settings, now)
     record = RunRecord(
         run_id=str(uuid.uuid4()),
         status="queued",

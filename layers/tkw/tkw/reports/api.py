@@ -4,7 +4,7 @@
 Method   Path                         Function
 =======  ===========================  ===================================================================
 GET      /tkw/reports                 :func:`list_reports` (``since``, ``until``, ``verdict``,
-                                      ``correlation_id``, ``limit``, ``page_token``)
+                                      ``correlation_id``, ``direction``, ``limit``, ``page_token``)
 GET      /tkw/reports/{id}            :func:`get_report` (JSON record; HTML for ``Accept: text/html``
                                       or ``?format=html``)
 GET      /tkw/reports/{id}/download   :func:`download_report` (302 to a presigned link; ``?format=json``;
@@ -34,6 +34,7 @@ from tkw.access import Caller
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest, ApiResponse, loggable_path
 from tkw.reports.html import render_report
+from tkw.reports.model import Direction
 from tkw.reports.store import (
     MAX_PAGE_SIZE,
     MAX_ZIP_REPORTS,
@@ -52,6 +53,8 @@ HTML = "text/html; charset=utf-8"
 # Reports hold (test) patient data: never cached by a browser or a proxy.
 NO_STORE = {"Cache-Control": "no-store"}
 VERDICTS: dict[str, Verdict] = {"pass": "pass", "fail": "fail", "warnings": "warnings"}
+# inbound: requests the sender made; outbound: responses the emulator sent to the sender's endpoint.
+DIRECTIONS: dict[str, Direction] = {"inbound": "inbound", "outbound": "outbound"}
 
 
 def bad_request(message: str, code: str = "value", parameter: str | None = None) -> BarsError:
@@ -138,6 +141,9 @@ def _query_from(request: ApiRequest) -> ReportQuery:
     verdict = params["verdict"]
     if verdict is not None and verdict not in VERDICTS:
         raise bad_request(f"verdict must be one of {', '.join(VERDICTS)}.", parameter="verdict")
+    direction = request.param("direction")
+    if direction is not None and direction not in DIRECTIONS:
+        raise bad_request(f"direction must be one of {', '.join(DIRECTIONS)}.", parameter="direction")
     limit_text = params["limit"]
     limit = 50
     if limit_text is not None:
@@ -149,6 +155,7 @@ def _query_from(request: ApiRequest) -> ReportQuery:
         until=until,
         verdict=VERDICTS.get(verdict) if verdict else None,
         correlation_id=params["correlation_id"] or None,
+        direction=DIRECTIONS.get(direction) if direction else None,
         limit=limit,
         page_token=request.param("page_token") or None,
     )

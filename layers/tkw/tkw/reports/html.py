@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from html import escape
 
 from tkw.reports.model import ReportRecord
-from tkw.validation.findings import Finding, Verdict
+from tkw.validation.findings import PROFILE_PACKAGES_CHECK, Finding, Verdict
 
 # Bodies bigger than this are cut in the HTML; the JSON record always has them whole.
 MAX_BODY_CHARS = 256 * 1024
@@ -43,6 +43,8 @@ ol.findings{list-style:none;padding:0;margin:0}
 .finding.error{border-left-color:var(--fail)}.finding.warning{border-left-color:var(--warn)}
 .finding.info{border-left-color:var(--info)}.finding.passed{border-left-color:var(--pass)}
 .where{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.9rem;overflow-wrap:anywhere}
+.profile{margin-left:.8rem}h3.resource{font-size:1rem;font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,
+ monospace;overflow-wrap:anywhere}
 .why{margin:.3rem 0}.rule{margin:0;color:#555;font-size:.85rem}
 code,pre{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85rem}
 pre{background:var(--soft);border:1px solid var(--line);padding:.6rem;overflow-x:auto;white-space:pre-wrap;
@@ -125,12 +127,38 @@ def _finding(finding: Finding) -> str:
     )
 
 
+def _profile_finding(finding: Finding) -> str:
+    kind = "passed" if finding.passed else finding.severity
+    where = f'<div class="where">{e(finding.location)}</div>' if finding.location else ""
+    demanded = f" · <code>{e(finding.element)}</code> in {e(finding.profile)}" if finding.profile else ""
+    return (
+        f'<li class="finding {kind}">{where}<p class="why">{e(finding.message)}</p>'
+        f'<p class="rule">Check <code>{e(finding.id)}</code>{demanded}</p></li>'
+    )
+
+
+def _by_resource(findings: Sequence[Finding]) -> str:
+    """Profile findings grouped by the resource they are about, each with its element path."""
+    groups: dict[str, list[Finding]] = {}
+    for finding in findings:
+        groups.setdefault(finding.resource or "The message", []).append(finding)
+    return "".join(
+        f'<h3 class="resource">{e(resource)} ({len(items)})</h3>'
+        f'<ol class="findings">{"".join(_profile_finding(f) for f in items)}</ol>'
+        for resource, items in groups.items()
+    )
+
+
 def _findings_section(severity: str, findings: Sequence[Finding]) -> str:
     if not findings:
         return ""
     title = f"{SEVERITY_TITLES[severity]} ({len(findings)})"
-    items = "".join(_finding(f) for f in findings)
-    return f'<section id="{severity}s"><h2>{e(title)}</h2><ol class="findings">{items}</ol></section>'
+    checks = [f for f in findings if f.category != "profile"]
+    profile = [f for f in findings if f.category == "profile"]
+    items = f'<ol class="findings">{"".join(_finding(f) for f in checks)}</ol>' if checks else ""
+    if profile:
+        items += f'<h3>Against the profiles ({len(profile)})</h3><div class="profile">{_by_resource(profile)}</div>'
+    return f'<section id="{severity}s"><h2>{e(title)}</h2>{items}</section>'
 
 
 def _pretty_body(text: str | None, content_type: str | None = None) -> str:
@@ -174,6 +202,25 @@ def _exchange(record: ReportRecord) -> str:
     )
 
 
+def _responses(record: ReportRecord) -> str:
+    """The responses this request triggered, each linked to its own (outbound) report."""
+    if not record.responses:
+        return ""
+    items = "".join(
+        f'<li class="response {e(r.status)}"><strong>{e(r.title)}</strong>: {e(r.status)}. {e(r.summary)}'
+        + (f' <a href="{e(r.report_id)}?format=html">Report {e(r.report_id)}</a>' if r.report_id else "")
+        + "</li>"
+        for r in sorted(record.responses, key=lambda r: r.step)
+    )
+    return f'<section id="responses"><h2>Responses sent to your endpoint</h2><ol>{items}</ol></section>'
+
+
+def _packages(record: ReportRecord) -> str:
+    """The FHIR package versions the profile findings come from (every report names them)."""
+    named = next((f.message for f in record.findings if f.id == PROFILE_PACKAGES_CHECK), "")
+    return f". {e(named.rstrip('.'))}" if named else ""
+
+
 def render_report(record: ReportRecord) -> str:
     """The HTML page of one report: verdict and counts, failures first (where and why), then the exchange."""
     x = record.exchange
@@ -200,19 +247,29 @@ def render_report(record: ReportRecord) -> str:
             ("Judged against", _judged(record)),
             ("X-Request-Id", record.request_id),
             ("X-Correlation-Id", record.correlation_id),
+            *(
+                (
+                    ("Direction", "outbound: a response the emulator sent to your endpoint"),
+                    ("Triggered by report", record.trigger_report_id),
+                )
+                if record.direction == "outbound"
+                else ()
+            ),
         )
     )
     body = (
         f'<header class="top {record.verdict}">'
         f'<h1>Validation report: <span class="verdict {record.verdict}">{e(label)}</span></h1>'
         f"{_counts(record)}{facts}</header>\n"
-        f"<main>{nothing_wrong}"
+        f"<main>{_responses(record)}{nothing_wrong}"
         + "".join(_findings_section(s, by_severity[s]) for s in ("error", "warning", "info"))
         + passed_block
         + _exchange(record)
         + "</main>\n"
         "<footer>Generated by tkw-emulator, an emulator of NHS Digital's TKW for the BaRS FHIR R4 API. FHIR "
-        "structure is checked with fhir.resources R4B, the closest model to R4 it ships.</footer>"
+        "structure is checked with fhir.resources R4B, the closest model to R4 it ships"
+        + _packages(record)
+        + ".</footer>"
     )
     return _page(f"{label}: {x.method} {x.path} ({record.id})", body)
 

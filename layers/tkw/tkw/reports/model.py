@@ -71,6 +71,25 @@ class FindingCounts(BaseModel):
         return cls(errors=errors, warnings=warnings, info=info, passed=passed)
 
 
+Direction = Literal["inbound", "outbound"]
+ResponseStatus = Literal["queued", "sent", "failed", "not-sent"]
+
+
+class ResponseLink(BaseModel):
+    """A response the emulator sent (or could not send) to the sender because of this request."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: str  # interim, full, full-update, reject, dna, out-of-area
+    title: str
+    step: int = 0  # its place in the trigger's sequence
+    status: ResponseStatus
+    summary: str  # what happened, plainly: "sent; the endpoint answered HTTP 200" / why not
+    report_id: str | None = None  # the outbound report (the message is in it, for download)
+    endpoint: str | None = None
+    http_status: int | None = None
+
+
 class ReportRecord(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -89,6 +108,10 @@ class ReportRecord(BaseModel):
     findings: list[Finding] = Field(default_factory=list)
     verdict: Verdict
     counts: FindingCounts = Field(default_factory=FindingCounts)
+    # inbound: a request a sender made; outbound: a response the emulator sent to a sender's endpoint.
+    direction: Direction = "inbound"
+    trigger_report_id: str | None = None  # outbound: the report of the request that triggered it
+    responses: list[ResponseLink] = Field(default_factory=list)  # inbound: the responses it triggered
 
     @field_validator("time")
     @classmethod
@@ -152,6 +175,7 @@ def build_report(
     report_id: str | None = None,
     time: datetime | None = None,
     judged_against: Judgement | None = None,
+    responses: Sequence[ResponseLink] = (),
 ) -> ReportRecord:
     """The record of one exchange. ``time`` defaults to the request's API Gateway time, else now;
     ``judged_against`` defaults to the judgement of the request (tkw.validation.application_rules)."""
@@ -187,6 +211,7 @@ def build_report(
         findings=list(findings),
         verdict=verdict_of(findings),
         counts=FindingCounts.of(findings),
+        responses=list(responses),
     )
 
 
@@ -219,4 +244,6 @@ def summary_fields(record: ReportRecord) -> dict[str, Any]:
         "request_id": record.request_id,
         "errors": record.counts.errors,
         "warnings": record.counts.warnings,
+        "direction": record.direction,
+        "trigger_report_id": record.trigger_report_id,
     }

@@ -37,6 +37,7 @@ class ReportQuery(BaseModel):
     until: datetime | None = None
     verdict: Verdict | None = None
     correlation_id: str | None = None
+    direction: Literal["inbound", "outbound"] | None = None  # outbound: responses sent to the sender
     limit: int = Field(default=DEFAULT_PAGE_SIZE, ge=1, le=MAX_PAGE_SIZE)
     page_token: str | None = None  # opaque: the previous page's next_page_token
 
@@ -60,6 +61,8 @@ class ReportSummary(BaseModel):
     request_id: str | None = None
     errors: int = 0
     warnings: int = 0
+    direction: Literal["inbound", "outbound"] = "inbound"  # outbound: a response sent to the sender
+    trigger_report_id: str | None = None
 
 
 class ReportPage(BaseModel):
@@ -151,8 +154,10 @@ def summary_of(record: ReportRecord) -> ReportSummary:
 
 
 def matches(summary: ReportSummary, query: ReportQuery) -> bool:
-    """The filters a store may not be able to push down (verdict, correlation id)."""
+    """The filters a store may not be able to push down (verdict, correlation id, direction)."""
     if query.verdict is not None and summary.verdict != query.verdict:
+        return False
+    if query.direction is not None and summary.direction != query.direction:
         return False
     return query.correlation_id is None or summary.correlation_id == query.correlation_id
 

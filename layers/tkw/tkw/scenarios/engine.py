@@ -37,7 +37,9 @@ from tkw.scenarios.model import (
     Scenario,
     ScenarioTable,
     SlotsResponse,
+    priority,
 )
+from tkw.settings import Edition
 
 if TYPE_CHECKING:
     from tkw.pipeline import Exchange
@@ -117,14 +119,29 @@ def _slot_facts(exchange: Exchange) -> Facts:
             f"The {HEALTHCARE_SERVICE_PARAM} parameter is required: the id of the service whose Slots are wanted.",
             HEALTHCARE_SERVICE_PARAM,
         )
-    statuses = frozenset(
-        part.strip().lower() for value in request.params("status") for part in value.split(",") if part.strip()
-    ) or frozenset({"free"})
+    # TKW's NBRS-1760/1771: a missing or invalid status, a missing start or an _include outside the
+    # spec's values is a 400 naming the parameter, never Slots.
+    raw_statuses = [part.strip().lower() for value in request.params("status") for part in value.split(",")]
+    if not [s for s in raw_statuses if s]:
+        raise _bad_request("required", "The status parameter is required: free, busy or free,busy.", "status")
+    statuses = frozenset(s for s in raw_statuses if s)
     unknown = statuses - SLOT_STATUSES
     if unknown:
         raise _bad_request(
             "value", f"Slot status {sorted(unknown)} is not supported; use free, busy or free,busy.", "status"
         )
+    if not [v for v in request.params("start") if v.strip()]:
+        raise _bad_request(
+            "required",
+            "The start parameter is required: the window of Slots wanted, "
+            "e.g. start=ge<date-time>&start=le<date-time>.",
+            "start",
+        )
+    for name in INCLUDE_PARAMS:
+        outside = [v for v in request.params(name) if v.strip().lower() not in builders.INCLUDE_ALIASES]
+        if outside:
+            allowed = ", ".join([*builders.INCLUDES, "Slot:*"])
+            raise _bad_request("value", f"{name} {outside} is not one of the spec's values: {allowed}.", name)
     return Facts(keys={"healthcare_service": service, "slot_status": statuses}, slot_statuses=statuses)
 
 
@@ -133,7 +150,10 @@ def _message_facts(exchange: Exchange) -> Facts:
     exchange.notes["message_kind"] = found.kind.value
     if found.notes:
         exchange.notes["classification_notes"] = list(found.notes)
-    return Facts(keys={"kind": found.kind, "nhs_number": found.nhs_number or BLANK_NHS_NUMBER}, classification=found)
+    target = exchange.target
+    keys: dict[str, object] = {"kind": found.kind, "nhs_number": found.nhs_number or BLANK_NHS_NUMBER}
+    keys["target"] = target.value if target else None
+    return Facts(keys=keys, classification=found)
 
 
 def _read_facts(resource_type: str) -> Callable[[Exchange], Facts]:
@@ -193,17 +213,20 @@ Built = (
 class ScenarioEngine:
     """A validated table with its responses prepared; :meth:`respond` answers one exchange."""
 
-    def __init__(self, table: ScenarioTable, root: Traversable | None = None) -> None:
+    def __init__(self, table: ScenarioTable, root: Traversable | None = None, edition: Edition = "live") -> None:
         self.table = table
+        self.edition = edition
         root = root or builders.resources_root()
         self._built: dict[str, Built] = {name: _prepare(spec, root) for name, spec in table.responses.items()}
         self._rows: dict[Operation, list[tuple[tuple[tuple[str, object], ...], Scenario]]] = {}
         for scenario in table.scenarios:
+            self._check_resource_id(scenario)
+            if not scenario.answers_in(edition):
+                continue  # the other edition's answer where the two disagree
             keys = tuple(scenario.match.keys().items())
             self._rows.setdefault(scenario.operation, []).append((keys, scenario))
-            self._check_resource_id(scenario)
         for rows in self._rows.values():
-            rows.sort(key=lambda row: -len(row[0]))  # most specific first; stable for equal lengths
+            rows.sort(key=lambda row: priority(dict(row[0])), reverse=True)  # most specific first; stable
 
     def _check_resource_id(self, scenario: Scenario) -> None:
         built = self._built.get(scenario.outcome.response or "")
@@ -287,10 +310,20 @@ def load_table(text: str | None = None) -> ScenarioTable:
 
 
 @lru_cache(maxsize=1)
-def get_engine() -> ScenarioEngine:
-    """The process-wide engine, built on first use (the YAML is read and validated once)."""
-    return ScenarioEngine(load_table())
+def get_table() -> ScenarioTable:
+    """The process-wide table (the YAML is read and validated once)."""
+    return load_table()
+
+
+@lru_cache(maxsize=2)
+def _engine(edition: Edition) -> ScenarioEngine:
+    return ScenarioEngine(get_table(), edition=edition)
+
+
+def get_engine(edition: Edition = "live") -> ScenarioEngine:
+    """The process-wide engine of an edition, built on first use."""
+    return _engine(edition)
 
 
 def respond(exchange: Exchange) -> ApiResponse:
-    return get_engine().respond(exchange)
+    return get_engine(exchange.services.settings.tkw_edition).respond(exchange)

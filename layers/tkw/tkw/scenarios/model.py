@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tkw.message_kinds import MessageKind
 from tkw.routes import Operation
+from tkw.settings import EDITIONS, Edition
 
 SlotStatus = Literal["free", "busy"]
 Suite = Literal["Capability", "MessageDef", "Booking", "Referral", "Validation", "Response"]
@@ -25,7 +27,7 @@ OPERATION_KEYS: dict[Operation, frozenset[str]] = {
     Operation.METADATA: frozenset({"target"}),
     Operation.MESSAGE_DEFINITION_SEARCH: frozenset({"context"}),
     Operation.SLOT_SEARCH: frozenset({"healthcare_service", "slot_status"}),
-    Operation.PROCESS_MESSAGE: frozenset({"kind", "nhs_number"}),
+    Operation.PROCESS_MESSAGE: frozenset({"kind", "nhs_number", "target"}),
     Operation.APPOINTMENT_READ: frozenset({"resource_id"}),
     Operation.SERVICE_REQUEST_READ: frozenset({"resource_id"}),
     Operation.APPOINTMENT_SEARCH: frozenset(),
@@ -196,9 +198,18 @@ _OPERATION_RESPONSES: dict[Operation, frozenset[str]] = {
 }
 
 
+def priority(keys: Mapping[str, object]) -> tuple[bool, int]:
+    """Rows are tried highest first: a row naming the target (an Application's service) before any
+    row that does not, then the row with more keys."""
+    return ("target" in keys, len(keys))
+
+
 class Scenario(_Strict):
     id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
-    source: Literal["guide", "emulator"] = "guide"  # a row of the TKW guide's table, or ours
+    # The guide editions whose TKW table has this row; empty for the emulator's own rows.
+    editions: list[Edition] = Field(default_factory=list)
+    # Set where the editions answer the same request differently: the row answers only in this one.
+    only_in: Edition | None = None
     suite: Suite
     test: str
     application: str
@@ -206,6 +217,13 @@ class Scenario(_Strict):
     match: Match
     outcome: Outcome
     comment: str = ""
+
+    @property
+    def source(self) -> Literal["guide", "emulator"]:
+        return "guide" if self.editions else "emulator"
+
+    def answers_in(self, edition: Edition) -> bool:
+        return self.only_in is None or self.only_in == edition
 
     @model_validator(mode="after")
     def _keys_fit_operation(self) -> Scenario:
@@ -215,15 +233,30 @@ class Scenario(_Strict):
         extra = set(self.match.keys()) - allowed
         if extra:
             raise ValueError(f"{self.operation} cannot match on {sorted(extra)}; it has {sorted(allowed)}")
-        if self.operation is Operation.PROCESS_MESSAGE and self.match.kind is None:
-            raise ValueError("a process-message row must match a message kind")
+        if self.operation is Operation.PROCESS_MESSAGE and self.match.kind is None and self.match.target is None:
+            raise ValueError("a process-message row must match a message kind or a target")
+        if len(set(self.editions)) != len(self.editions):
+            raise ValueError("editions are listed once each")
+        if self.only_in is not None and self.editions and self.only_in not in self.editions:
+            raise ValueError(f"a row of the {self.editions} table cannot answer only in {self.only_in}")
         return self
+
+
+class CatalogueService(_Strict):
+    """A service of the UserTest DoS table ("UserTest DoS Services" of the live TKW page)."""
+
+    id: str = Field(pattern=r"^\d{10}$")
+    name: str
+    comment: str = ""
 
 
 class ScenarioTable(_Strict):
     version: Literal[1]
     responses: dict[str, ResponseSpec]
     scenarios: list[Scenario] = Field(min_length=1)
+    usertest_dos: list[CatalogueService] = Field(default_factory=list)
+    # How the emulator reads the places where a guide page contradicts itself (shown in the docs).
+    readings: list[str] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _consistent(self) -> ScenarioTable:
@@ -239,25 +272,33 @@ class ScenarioTable(_Strict):
                 raise ValueError(f"scenario {s.id}: unknown response {name!r}")
             if spec.kind not in _OPERATION_RESPONSES[s.operation]:
                 raise ValueError(f"scenario {s.id}: a {spec.kind} response cannot answer {s.operation}")
-        # Rows of one operation with the same number of keys must use the same keys, so that the most
-        # specific matching row is always unique.
-        shapes: dict[tuple[Operation, int], tuple[frozenset[str], str]] = {}
-        seen: dict[tuple[Operation, tuple[tuple[str, object], ...]], str] = {}
+        # Rows of one operation with the same priority must use the same keys, so that the most
+        # specific matching row is always unique; two rows may match the same requests only when they
+        # answer in different editions (a conflict between the guide editions).
+        shapes: dict[tuple[Operation, tuple[bool, int]], tuple[frozenset[str], str]] = {}
+        seen: dict[tuple[Operation, tuple[tuple[str, object], ...], Edition], str] = {}
         for s in self.scenarios:
             keys = s.match.keys()
             shape = frozenset(keys)
-            other = shapes.setdefault((s.operation, len(shape)), (shape, s.id))
+            other = shapes.setdefault((s.operation, priority(keys)), (shape, s.id))
             if other[0] != shape:
                 raise ValueError(f"scenarios {other[1]} and {s.id} could both match one request")
-            signature = (s.operation, tuple(sorted((k, repr(v)) for k, v in keys.items())))
-            if signature in seen:
-                raise ValueError(f"scenarios {seen[signature]} and {s.id} match the same requests")
-            seen[signature] = s.id
-        # Every request finds a row: each operation has a fallback, each message kind a kind-only row.
-        fallbacks = {s.operation for s in self.scenarios if not s.match.keys()}
-        missing = sorted(str(op) for op in set(OPERATION_KEYS) - {Operation.PROCESS_MESSAGE} - fallbacks)
-        kinds = {s.match.kind for s in self.scenarios if set(s.match.keys()) == {"kind"}}
-        missing += sorted(f"{Operation.PROCESS_MESSAGE} {k}" for k in set(MessageKind) - kinds)
+            signature = tuple(sorted((k, repr(v)) for k, v in keys.items()))
+            for edition in EDITIONS:
+                if not s.answers_in(edition):
+                    continue
+                clash = seen.setdefault((s.operation, signature, edition), s.id)
+                if clash != s.id:
+                    raise ValueError(f"scenarios {clash} and {s.id} match the same requests")
+        # Every request finds a row in each edition: each operation has a fallback, each message kind
+        # a kind-only row.
+        missing: list[str] = []
+        for edition in EDITIONS:
+            rows = [s for s in self.scenarios if s.answers_in(edition)]
+            fallbacks = {s.operation for s in rows if not s.match.keys()}
+            missing += sorted(str(op) for op in set(OPERATION_KEYS) - {Operation.PROCESS_MESSAGE} - fallbacks)
+            kinds = {s.match.kind for s in rows if set(s.match.keys()) == {"kind"}}
+            missing += sorted(f"{Operation.PROCESS_MESSAGE} {k}" for k in set(MessageKind) - kinds)
         if missing:
-            raise ValueError(f"no fallback row for: {', '.join(missing)}")
+            raise ValueError(f"no fallback row for: {', '.join(sorted(set(missing)))}")
         return self

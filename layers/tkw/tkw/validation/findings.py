@@ -14,11 +14,14 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 Severity = Literal["error", "warning", "info"]
-Category = Literal["headers", "structure", "message", "query", "application"]
+# delivery: how a sender's endpoint answered a response the emulator sent it.
+Category = Literal["headers", "structure", "message", "query", "application", "profile", "delivery"]
 Verdict = Literal["pass", "fail", "warnings"]
 
 # The BaRS error a conforming receiver answers with for most request faults (BARS-API.md §5.2).
 DEFAULT_BARS_CODE = "REC_BAD_REQUEST"
+# The finding every profile-validated report carries, naming the FHIR package versions used.
+PROFILE_PACKAGES_CHECK = "profile.packages"
 
 
 class Finding(BaseModel):
@@ -34,6 +37,14 @@ class Finding(BaseModel):
     location: str = ""
     issue_code: str = "invalid"  # FHIR IssueType for an OperationOutcome issue about this finding
     bars_code: str = DEFAULT_BARS_CODE  # what a conforming BaRS receiver would answer on failure
+    # Profile findings (category "profile") also say which rule demanded what: the resource they are
+    # about ("Bundle.entry[3].resource (ServiceRequest)"), the profile's canonical url, its element id,
+    # and what was expected and found.
+    resource: str = ""
+    profile: str = ""
+    element: str = ""
+    expected: str = ""
+    found: str = ""
 
     @property
     def is_failure(self) -> bool:

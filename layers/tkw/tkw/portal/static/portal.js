@@ -10,7 +10,7 @@
   var STORE_TOKEN = "tkw-portal.token";
   var POLL_MS = 1000;
   var FINISHED = ["passed", "failed", "error"];
-  var TABS = ["reports", "receive", "runs", "state"];
+  var TABS = ["reports", "receive", "runs", "state", "endpoints"];
   var VERDICTS = { pass: "Passed", warnings: "Passed with warnings", fail: "Failed" };
   var STATES = { initial: "Initial: nothing booked", "appointment-booked": "Appointment booked", "referral-created": "Referral created" };
 
@@ -243,6 +243,10 @@
     $("runs-empty").hidden = true;
     clear($("state-facts"));
     $("state-facts").hidden = true;
+    clear($("endpoints-body"));
+    $("endpoints-table").hidden = true;
+    $("endpoints-empty").hidden = true;
+    $("endpoint-result").hidden = true;
     updateSelection();
   }
 
@@ -337,6 +341,7 @@
     if (name === "receive") { guard(loadSuite(), "Loading the receiver suite"); }
     if (name === "runs") { guard(loadRuns(), "Loading receiver runs"); }
     if (name === "state") { guard(loadState(), "Loading the state"); }
+    if (name === "endpoints") { guard(loadEndpoints(), "Loading the endpoints"); }
   }
 
   function onTabKey(event) {
@@ -425,7 +430,9 @@
 
   function reportRow(r) {
     var path = r.path || "";
-    var label = (r.method || "") + " " + (path.indexOf(BARS_BASE + "/") === 0 ? path.slice(BARS_BASE.length) : path);
+    var outbound = r.direction === "outbound";
+    var label = outbound ? "Response sent to " + path :
+      (r.method || "") + " " + (path.indexOf(BARS_BASE + "/") === 0 ? path.slice(BARS_BASE.length) : path);
     var when = shortTime(r.time);
     var box = el("input", {
       type: "checkbox", className: "select", value: r.id, id: "sel-" + r.id,
@@ -436,11 +443,12 @@
       }
     });
     box.checked = state.selected.has(r.id);
-    var tr = el("tr", { "data-report-id": r.id, "data-verdict": r.verdict }, [
+    var tr = el("tr", { "data-report-id": r.id, "data-verdict": r.verdict, "data-direction": r.direction || "inbound" }, [
       el("td", { "data-label": "Select" }, [box]),
       el("td", { "data-label": "Time (UTC)", text: when }),
       el("td", { "data-label": "Verdict" }, [badge(r.verdict, VERDICTS[r.verdict] || r.verdict)]),
-      el("td", { "data-label": "Request", title: (r.method || "") + " " + path }, [el("code", { text: label })]),
+      el("td", { "data-label": "Request", title: (r.method || "") + " " + path },
+        outbound ? [badge("outbound", "response sent"), el("code", { text: label })] : [el("code", { text: label })]),
       el("td", { "data-label": "Status", text: r.status === null || r.status === undefined ? "" : String(r.status) }),
       el("td", { "data-label": "Errors / warnings", text: (r.errors || 0) + " / " + (r.warnings || 0) }),
       el("td", { "data-label": "Scenario", className: "scenario", text: r.scenario || "" }),
@@ -850,10 +858,97 @@
     });
   }
 
+  // -- endpoints (where the emulator sends its responses) ------------------------------------------
+
+  function loadEndpoints() {
+    say("Loading the endpoints…");
+    return api("GET", "/tkw/endpoints").then(function (got) {
+      var data = got.data;
+      if (data.organisation && data.organisation !== state.ods) { return; }
+      var body = $("endpoints-body");
+      clear(body);
+      data.endpoints.forEach(function (e) { body.appendChild(endpointRow(e)); });
+      $("endpoints-table").hidden = data.endpoints.length === 0;
+      var empty = $("endpoints-empty");
+      clear(empty);
+      empty.appendChild(el("h2", { text: "No endpoints registered for " + state.ods }));
+      empty.appendChild(el("p", { text: "Register the base URL of your BaRS API: responses to your requests are sent there." }));
+      empty.hidden = data.endpoints.length !== 0;
+      hideAlert();
+      say(data.endpoints.length + (data.endpoints.length === 1 ? " endpoint" : " endpoints") + " registered for " + state.ods + ".");
+    });
+  }
+
+  function endpointNotice(text) {
+    var box = $("endpoint-result");
+    box.textContent = text;
+    box.hidden = false;
+  }
+
+  function endpointRow(e) {
+    var path = "/tkw/endpoints/" + encodeURIComponent(e.service_id);
+    return el("tr", { "data-service-id": e.service_id }, [
+      el("td", { "data-label": "Service id" }, [el("code", { text: e.service_id })]),
+      el("td", { "data-label": "URL" }, [el("code", { text: e.url })]),
+      el("td", { "data-label": "TLS-MA", text: e.mutual_tls ? "yes" : "no" }),
+      el("td", { "data-label": "Updated (UTC)", text: shortTime(e.updated_at) }),
+      el("td", { "data-label": "Actions", className: "actions" }, [
+        el("button", { type: "button", className: "link ping", text: "Test", "aria-label": "Test endpoint " + e.service_id,
+          onclick: function () {
+            guard(api("POST", path + "/ping").then(function (got) {
+              var p = got.data;
+              endpointNotice(p.reachable ? "GET " + p.url + " answered HTTP " + p.status + " in " + Math.round(p.elapsed_ms) + " ms." :
+                "GET " + p.url + " failed (" + p.failure + "): " + p.reason);
+              say("Endpoint " + e.service_id + " tested.");
+            }), "Testing the endpoint");
+          } }),
+        el("button", { type: "button", className: "link remove", text: "Remove", "aria-label": "Remove endpoint " + e.service_id,
+          onclick: function () {
+            guard(api("DELETE", path).then(function () {
+              endpointNotice("Endpoint " + e.service_id + " removed.");
+              return loadEndpoints();
+            }), "Removing the endpoint");
+          } })
+      ])
+    ]);
+  }
+
+  function saveEndpoint(event) {
+    event.preventDefault();
+    var error = $("endpoint-error");
+    var service = $("e-service").value.trim() || "default";
+    var url = $("e-url").value.trim();
+    if (!url) { error.textContent = "Give the base URL of your BaRS API."; error.hidden = false; $("e-url").focus(); return; }
+    error.hidden = true;
+    var body = { url: url };
+    [["client_cert", "e-cert"], ["client_key", "e-key"], ["ca_bundle", "e-ca"]].forEach(function (pair) {
+      var pem = $(pair[1]).value.trim();
+      if (pem) { body[pair[0]] = pem; }
+    });
+    guard(api("PUT", "/tkw/endpoints/" + encodeURIComponent(service), { body: body }).then(function (got) {
+      endpointNotice("Endpoint " + got.data.service_id + " " + (got.status === 201 ? "registered" : "updated") + ": " + got.data.url);
+      ["e-cert", "e-key", "e-ca"].forEach(function (id) { $(id).value = ""; });
+      return loadEndpoints();
+    }), "Registering the endpoint");
+  }
+
   // -- wiring ------------------------------------------------------------------------------------
+
+  /* The edition badge: which TKW guide table answers where the editions disagree (from _ping). */
+  function showEdition() {
+    fetch(API_ROOT + BARS_BASE + "/_ping", { cache: "no-store" }).then(function (response) {
+      return response.ok ? response.json() : null;
+    }).then(function (ping) {
+      if (!ping || !ping.tkwEdition) { return; }
+      var badge = $("edition");
+      badge.textContent = "TKW guide: " + ping.tkwEdition;
+      badge.hidden = false;
+    }, function () { /* the badge is optional; api() reports an unreachable emulator */ });
+  }
 
   function init() {
     $("api-root").textContent = API_ROOT;
+    showEdition();
     $("org-form").addEventListener("submit", function (event) { event.preventDefault(); setOrganisation($("ods").value); });
     $("token-form").addEventListener("submit", function (event) {
       event.preventDefault();
@@ -897,6 +992,8 @@
     $("runs-refresh").addEventListener("click", function () { guard(loadRuns(), "Loading receiver runs"); });
     $("state-refresh").addEventListener("click", function () { guard(loadState(), "Loading the state"); });
     $("state-reset").addEventListener("click", function () { guard(resetState(), "Resetting the state"); });
+    $("endpoint-form").addEventListener("submit", saveEndpoint);
+    $("endpoints-refresh").addEventListener("click", function () { guard(loadEndpoints(), "Loading the endpoints"); });
 
     // Phones start with the filters folded away; wider screens show them.
     if (window.matchMedia && window.matchMedia("(max-width: 42rem)").matches) { $("filter-box").open = false; }
