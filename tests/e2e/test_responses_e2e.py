@@ -390,3 +390,20 @@ def test_tkw_listen_receives_responses_locally(local: Emulator) -> None:
     finally:
         listener.terminate()
         listener.wait(timeout=10)
+
+
+def test_a_registered_sender_service_is_in_the_endpoint_catalogue(
+    local: Emulator, stub: tuple[SenderStub, RunningStub]
+) -> None:
+    """Issue 14 item 5: the catalogue holds TKW's services plus any service an organisation registers."""
+    _, running = stub
+    service = "2000555556"  # in neither guide's table: unknown until registered
+    unknown = local.request("GET", "/booking-and-referral/FHIR/R4/metadata", bars_headers(service, ods="R1019"))
+    assert unknown.status == 404 and unknown.json["issue"][0]["details"]["coding"][0]["code"] == "PROXY_NOT_FOUND"
+    assert register(local, "R1019", service, root_of(running, "catalogue")).status == 201
+    known = local.request("GET", "/booking-and-referral/FHIR/R4/metadata", bars_headers(service, ods="R1019"))
+    assert known.status == 200 and known.json["resourceType"] == "CapabilityStatement"
+    # Registered by R1019, so routable for R1019's requests only.
+    other = local.request("GET", "/booking-and-referral/FHIR/R4/metadata", bars_headers(service, ods="R1020"))
+    assert other.status == 404
+    assert local.request("DELETE", f"/tkw/endpoints/{service}", admin("R1019")).status == 204

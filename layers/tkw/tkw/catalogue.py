@@ -26,9 +26,10 @@ TEST_SYSTEM = "tests"
 
 
 class RegisteredServices(Protocol):
-    """Services an organisation registered with the emulator (e.g. its own receiving endpoint)."""
+    """DoS services an organisation registered with the emulator (its own receiving endpoints,
+    ``PUT /tkw/endpoints/{service_id}``): targets that organisation's requests may name."""
 
-    def is_registered(self, target: TargetIdentifier) -> bool: ...
+    def is_registered(self, service_id: str, organisation: str) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,13 +37,17 @@ class EndpointCatalogue:
     tkw_services: frozenset[str]
     registered: tuple[RegisteredServices, ...] = ()
 
-    def knows(self, target: TargetIdentifier) -> bool:
+    def knows(self, target: TargetIdentifier, organisation: str | None = None) -> bool:
+        """Whether the proxy can route ``target``; ``organisation`` (the requester's ODS code) adds
+        the services it registered."""
         system = target.system.strip().lower().replace("http://", "https://").rstrip("/")
         if system == _DOS and target.value in self.tkw_services:
             return True
         if system == TEST_SYSTEM and target.value.upper().startswith("NHS"):
             return True
-        return any(lookup.is_registered(target) for lookup in self.registered)
+        if system != _DOS or organisation is None:
+            return False
+        return any(lookup.is_registered(target.value, organisation) for lookup in self.registered)
 
     def with_registered(self, lookups: Iterable[RegisteredServices]) -> EndpointCatalogue:
         return EndpointCatalogue(self.tkw_services, self.registered + tuple(lookups))

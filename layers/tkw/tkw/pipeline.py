@@ -233,7 +233,11 @@ def _admit_proxy(exchange: Exchange) -> None:
         exchange.notes["application"] = _authorise(request, services)
     proxy.check_transaction_headers(request)
     exchange.target = proxy.check_target_identifier(request)
-    proxy.check_catalogue(exchange.target, services.catalogue, services.settings.unknown_targets)
+    from tkw.reports import report_organisation
+
+    proxy.check_catalogue(
+        exchange.target, services.catalogue, services.settings.unknown_targets, report_organisation(request)
+    )
 
 
 def _authorise(request: ApiRequest, services: Services) -> str:

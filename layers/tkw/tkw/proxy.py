@@ -58,11 +58,14 @@ def check_target_identifier(request: ApiRequest) -> TargetIdentifier:
 
 
 def check_catalogue(
-    target: TargetIdentifier, catalogue: EndpointCatalogue, unknown_targets: Literal["reject", "accept"]
+    target: TargetIdentifier,
+    catalogue: EndpointCatalogue,
+    unknown_targets: Literal["reject", "accept"],
+    organisation: str | None = None,
 ) -> None:
     """A well-formed target the Endpoint Catalogue does not hold: 404 PROXY_NOT_FOUND, as the live
     proxy answers (``examples/proxy-not-found.json``), unless the team opted out (``accept``)."""
-    if unknown_targets == "accept" or catalogue.knows(target):
+    if unknown_targets == "accept" or catalogue.knows(target, organisation):
         return
     from tkw.fhir.canned import load_json
 

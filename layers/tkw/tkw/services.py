@@ -36,7 +36,14 @@ class Services:
         """The emulated Endpoint Catalogue: TKW's services plus the registered ones."""
         from tkw.catalogue import tkw_catalogue
 
-        return tkw_catalogue().with_registered(self.registered_services)
+        return tkw_catalogue().with_registered([*self.registered_services, self.registered_endpoints])
+
+    @cached_property
+    def registered_endpoints(self) -> RegisteredServices:
+        """Sender endpoints organisations registered (DynamoDB): the catalogue routes to them too."""
+        from tkw.adapters.outbound_store import RegisteredEndpoints
+
+        return RegisteredEndpoints(self.settings.table_name)
 
     @cached_property
     def state(self) -> StateStore:

@@ -14,6 +14,8 @@ import json
 import math
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
 from tkw.adapters.aws import DynamoTable
 from tkw.outbound.endpoints import SenderEndpoint
 
@@ -21,6 +23,7 @@ ENDPOINTS_PK = "ENDPOINTS#{ods}"
 SERVICE_SK = "SERVICE#{service_id}"
 CLAIM_PK = "OUTBOUND#{trigger_id}"
 CLAIM_SK = "STEP#{step}"
+logger = Logger(child=True)
 CLAIM_SECONDS = 7 * 24 * 3600  # a redelivery after this long is no longer a risk
 
 
@@ -98,3 +101,21 @@ class SqsResponseQueue:
             MessageBody=json.dumps(body, ensure_ascii=False, separators=(",", ":")),
             DelaySeconds=max(0, min(int(delay_seconds), 900)),  # SQS allows 0..900 s
         )
+
+
+class RegisteredEndpoints:
+    """The Endpoint Catalogue's lookup of sender endpoints (``tkw.catalogue.RegisteredServices``).
+
+    Asked only for targets outside TKW's own services. A storage failure counts as "not registered"
+    (the proxy's 404 says so), never as a 500 to the sender.
+    """
+
+    def __init__(self, table_name: str) -> None:
+        self._store = DynamoEndpointStore(table_name)
+
+    def is_registered(self, service_id: str, organisation: str) -> bool:
+        try:
+            return self._store.get(organisation, service_id) is not None
+        except Exception:
+            logger.exception("Endpoint Catalogue lookup of registered endpoints failed")
+            return False

@@ -278,7 +278,21 @@ class ScenarioEngine:
             return built.build(facts.nhs_number or "", request.base_url, link)
         found = facts.classification
         assert found is not None and exchange.bundle is not None
-        return builders.echo_message(exchange.bundle, found.focus_index, scenario.outcome.resource_id)
+        return builders.echo_message(
+            exchange.bundle, found.focus_index, scenario.outcome.resource_id, use_case=_answer_use_case(exchange, found)
+        )
+
+
+def _answer_use_case(exchange: Exchange, found: Classification) -> str | None:
+    """The use case TKW's synchronous answer carries (TKW 1.0.19, NBRS-3800): the payload's own, else
+    the one the request is judged against (its use-context header, the target's Application)."""
+    if found.use_case:
+        return found.use_case
+    from tkw.applications import judge
+
+    header = (exchange.request.header("use-context") or "").split("|")[0].strip().lower() or None
+    target = exchange.target.value if exchange.target is not None else None
+    return judge(target=target, workflow=found.workflow, header_use_case=header).use_case
 
 
 def _prepare(spec: AnyResponse, root: Traversable) -> Built:
