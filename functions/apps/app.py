@@ -23,19 +23,19 @@ app = APIGatewayRestResolver()
 @app.post("/tkw/apps")
 @tracer.capture_method
 def register_app() -> Response[str]:
-    return serve_admin(lambda r, s: apps.register_app(r, s.auth, s.clock()), app, logger, public=True)
+    return serve_admin(lambda r, s, _: apps.register_app(r, s.auth, s.clock()), app, logger, public=True)
 
 
 @app.get("/tkw/apps/<api_key>")
 @tracer.capture_method
 def get_app(api_key: str) -> Response[str]:
-    return serve_admin(lambda r, s: apps.get_app(r, s.auth, s.clock()), app, logger, public=True)
+    return serve_admin(lambda r, s, _: apps.get_app(r, s.auth, s.clock()), app, logger, public=True)
 
 
 @app.delete("/tkw/apps/<api_key>")
 @tracer.capture_method
 def delete_app(api_key: str) -> Response[str]:
-    return serve_admin(lambda r, s: apps.delete_app(r, s.auth, s.clock()), app, logger, public=True)
+    return serve_admin(lambda r, s, _: apps.delete_app(r, s.auth, s.clock()), app, logger, public=True)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -19,7 +19,7 @@ app = APIGatewayRestResolver()
 @app.post("/tkw/responses")
 @tracer.capture_method
 def send_response() -> Response[str]:
-    return serve_admin(lambda request, _: request_response(request), app, logger)
+    return serve_admin(lambda request, _, caller: request_response(request, caller), app, logger)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

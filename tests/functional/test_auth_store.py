@@ -142,8 +142,8 @@ def test_get_auth_store_seeds_from_the_apps_file(
     table: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed = tmp_path / "apps.json"
-    entry = {"api_key": "SeedKey0000000000000000000000001", "name": "Seeded", "kid": "Seed-INT-1",
-             "public_key_pem": key_pair("a").public_pem}
+    entry = {"api_key": "SeedKey0000000000000000000000001", "name": "Seeded", "ods_codes": ["A1001"],
+             "kid": "Seed-INT-1", "public_key_pem": key_pair("a").public_pem}
     seed.write_text(json.dumps([entry]))
     monkeypatch.setenv("TKW_APPS_FILE", str(seed))
     reset_auth_stores()

@@ -6,7 +6,6 @@ Handlers under ``functions/`` use these helpers so that each stays a few lines l
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -17,8 +16,8 @@ from tkw import (
     pipeline,
 )
 from tkw.http import ApiRequest, ApiResponse, loggable_path
+from tkw.pipeline import AdminAction
 from tkw.routes import Operation
-from tkw.services import Services
 
 
 def current_request(app: APIGatewayRestResolver, logger: Logger) -> ApiRequest:
@@ -72,13 +71,17 @@ def answer_unmatched(app: APIGatewayRestResolver, logger: Logger, metrics: Metri
 
 
 def serve_admin(
-    action: Callable[[ApiRequest, Services], ApiResponse],
+    action: AdminAction,
     app: APIGatewayRestResolver,
     logger: Logger,
     *,
     public: bool = False,
 ) -> Response[str]:
-    """Run one of the emulator's own ``/tkw/...`` endpoints (``public``: no token even in int mode)."""
+    """Run one of the emulator's own ``/tkw/...`` endpoints (``public``: no token even in int mode).
+
+    ``action(request, services, caller)``: ``caller`` (:class:`tkw.access.Caller`) says which
+    organisations the request may touch; read and write only under ``caller.organisation(request)``.
+    """
     request = current_request(app, logger)
     api_response = pipeline.handle_admin(request, action, public=public)
     path = loggable_path(request.path)

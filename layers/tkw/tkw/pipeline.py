@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from tkw import proxy
+from tkw import access, proxy
+from tkw.access import NOBODY, Caller
 from tkw.encoded_headers import HeaderError, TargetIdentifier, decode_target_identifier
 from tkw.fhir import canned
 from tkw.fhir.outcome import BarsError
@@ -246,23 +247,26 @@ def _authorise(request: ApiRequest, services: Services) -> str:
     return require_bearer(request, services.auth, services.clock()).app_name
 
 
+AdminAction = Callable[[ApiRequest, Services, Caller], ApiResponse]
+
+
 def handle_admin(
     request: ApiRequest,
-    action: Callable[[ApiRequest, Services], ApiResponse],
+    action: AdminAction,
     services: Services | None = None,
     *,
     public: bool = False,
 ) -> ApiResponse:
     """The emulator's own ``/tkw/...`` endpoints: same error shapes and echo headers as BaRS routes.
 
-    In ``int`` mode they need a bearer token too, unless ``public`` (registering an application must
-    be possible before there is any token).
+    Every action gets its :class:`~tkw.access.Caller` from :func:`tkw.access.authorise`: in ``int``
+    mode a bearer token is needed and binds the caller to its application's organisations, unless
+    ``public`` (registering an application, the portal page, a share link: no token, no organisation).
     """
     services = services or get_services()
     try:
-        if services.settings.auth_mode == "int" and not public:
-            _authorise(request, services)
-        response = action(request, services)
+        caller = NOBODY if public else access.authorise(request, services)
+        response = action(request, services, caller)
     except BarsError as err:
         response = error_response(err)
     except Exception:

@@ -7,7 +7,7 @@ The pipeline builds a record per BaRS exchange (:func:`build_report`) and stores
 
 from tkw.reports.html import render_index, render_report
 from tkw.reports.model import UNIDENTIFIED_ORGANISATION, ExchangeRecord, ReportRecord, build_report, new_report_id
-from tkw.reports.service import is_duplicate_request, report_organisation, requesting_organisation, save_report
+from tkw.reports.service import is_duplicate_request, report_organisation, save_report
 from tkw.reports.store import ReportPage, ReportQuery, ReportStore, ReportSummary, ZipPackage
 
 __all__ = [
@@ -25,6 +25,5 @@ __all__ = [
     "render_index",
     "render_report",
     "report_organisation",
-    "requesting_organisation",
     "save_report",
 ]
