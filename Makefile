@@ -3,6 +3,7 @@ SHELL := /bin/bash
 PYTHON ?= python3.11
 VENV := .venv
 SAM_VENV := .venv-sam
+CHECKOV_VENV := .venv-checkov
 PY := $(VENV)/bin/python
 SAM := $(SAM_VENV)/bin/sam
 PORT ?= 3000
@@ -29,7 +30,13 @@ $(SAM_VENV)/.installed: requirements-sam.txt
 	$(SAM_VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements-sam.txt 2>&1 | grep -v '^WARNING: Location' ; test $${PIPESTATUS[0]} -eq 0
 	touch $@
 
-install: $(VENV)/.installed $(SAM_VENV)/.installed ## Create the virtual environments
+# checkov (the IaC scanner) pins older boto3, networkx and packaging than the project: its own venv too.
+$(CHECKOV_VENV)/.installed: requirements-checkov.txt
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install $(PIP_QUIET) -r requirements-checkov.txt 2>&1 | grep -v '^WARNING: Location' ; test $${PIPESTATUS[0]} -eq 0
+	touch $@
+
+install: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed ## Create the virtual environments
 
 run: $(VENV)/.installed ## Serve the emulator on 127.0.0.1:$(PORT), moto embedded (AUTH_MODE, STRICT_MODE, ...)
 	PORT=$(PORT) $(PY) -m tkw_local
@@ -38,8 +45,8 @@ lint: $(VENV)/.installed ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-test: $(VENV)/.installed $(SAM_VENV)/.installed lint ## Lint, then every test (unit, functional, end-to-end, SAM)
-	SAM_BIN=$(abspath $(SAM)) $(VENV)/bin/pytest -n auto
+test: $(VENV)/.installed $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed lint ## Lint, then every test (unit, functional, end-to-end, SAM, checkov)
+	SAM_BIN=$(abspath $(SAM)) CHECKOV_BIN=$(abspath $(CHECKOV_VENV)/bin/checkov) $(VENV)/bin/pytest -n auto
 
 unit: $(VENV)/.installed ## Only the fast unit tests
 	$(VENV)/bin/pytest tests/unit

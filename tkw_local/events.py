@@ -148,6 +148,7 @@ def build_events(booking_body: bytes) -> dict[str, dict[str, Any]]:
             body=json.dumps(
                 {
                     "name": "My supplier app",
+                    "ods_codes": ["A1001"],
                     "kid": "MySupplier-INT-1",
                     "public_key_pem": "-----BEGIN PUBLIC KEY-----\nreplace with yours\n-----END PUBLIC KEY-----\n",
                 }
@@ -224,6 +225,29 @@ def build_events(booking_body: bytes) -> dict[str, dict[str, Any]]:
         "portal_page": _admin_event("GET", "/tkw/portal", extra={"Accept": "text/html"}),
         "portal_asset": _admin_event(
             "GET", "/tkw/portal/portal.js", "/tkw/portal/{asset}", params={"asset": "portal.js"}
+        ),
+        "organisations": _admin_event("GET", "/tkw/organisations"),
+        "shares_create": _admin_event(
+            "POST",
+            "/tkw/reports/replace-with-report-id/share",
+            "/tkw/reports/{id}/share",
+            params={"id": "replace-with-report-id"},
+        ),
+        "shares_zip": _admin_event(
+            "POST",
+            "/tkw/reports/share",
+            body=b'{"ids": ["replace-with-report-id"]}',
+            extra={"Content-Type": "application/json"},
+        ),
+        "shares_list": _admin_event("GET", "/tkw/shares"),
+        "shares_revoke": _admin_event(
+            "DELETE",
+            "/tkw/shares/replace-with-share-id",
+            "/tkw/shares/{token}",
+            params={"token": "replace-with-share-id"},
+        ),
+        "shares_open": _admin_event(
+            "GET", "/tkw/shared/replace-with-token", "/tkw/shared/{token}", params={"token": "replace-with-token"}
         ),
         "fallback": _event(
             "DELETE", "/{proxy+}", "/Patient/1", params={"proxy": "booking-and-referral/FHIR/R4/Patient/1"}

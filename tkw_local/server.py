@@ -27,6 +27,8 @@ log = logging.getLogger("tkw.local")
 _NHS_NUMBER_LIKE = re.compile(
     r"(?<![0-9A-Fa-f])(?:[0-9]{10}|[0-9]{3} [0-9]{3} [0-9]{4}|[0-9]{3}-[0-9]{3}-[0-9]{4})(?![0-9A-Fa-f])"
 )
+# A share link's token is the credential to a report.
+_SHARE_TOKEN = re.compile(r"(/tkw/share[sd]/)[^/?]+")
 # The request's headers as received, repeated ones included (the environ key the handler sets).
 RAW_HEADERS = "tkw.raw_headers"
 # API Gateway's own payload limit; bodies above it never reach a function.
@@ -114,11 +116,12 @@ class LocalApi:
         started = time.perf_counter()
         response = self._dispatch(request)
         # The path only: query strings carry patient identifiers (patient:identifier=...|<NHS number>);
-        # and in the path, what looks like an NHS number (a sender's NHS number in place of an id).
+        # and in the path, what looks like an NHS number (a sender's NHS number in place of an id)
+        # and share-link tokens.
         log.info(
             "%s %s -> %s (%.1f ms)",
             request.method,
-            _NHS_NUMBER_LIKE.sub("[nhs-number?]", request.path[:200]),
+            _NHS_NUMBER_LIKE.sub("[nhs-number?]", _SHARE_TOKEN.sub(r"\1[token]", request.path)[:200]),
             response.status_code,
             (time.perf_counter() - started) * 1000,
         )

@@ -21,19 +21,19 @@ app = resolver()
 @app.post("/tkw/apps")
 @tracer.capture_method
 def register_app() -> Response[str]:
-    return serve_admin(lambda r, s: apps.register_app(r, s.auth, s.clock()), app, public=True)
+    return serve_admin(lambda r, s, _: apps.register_app(r, s.auth, s.clock()), app, public=True)
 
 
 @app.get("/tkw/apps/<api_key>")
 @tracer.capture_method
 def get_app(api_key: str) -> Response[str]:
-    return serve_admin(lambda r, s: apps.get_app(r, s.auth, s.clock()), app, public=True)
+    return serve_admin(lambda r, s, _: apps.get_app(r, s.auth, s.clock()), app, public=True)
 
 
 @app.delete("/tkw/apps/<api_key>")
 @tracer.capture_method
 def delete_app(api_key: str) -> Response[str]:
-    return serve_admin(lambda r, s: apps.delete_app(r, s.auth, s.clock()), app, public=True)
+    return serve_admin(lambda r, s, _: apps.delete_app(r, s.auth, s.clock()), app, public=True)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

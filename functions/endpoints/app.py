@@ -6,10 +6,13 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from tkw.access import Caller
 from tkw.edge import logger, metrics, resolver, serve_admin
 from tkw.edge import tracer as tracer_for_function
+from tkw.http import ApiRequest, ApiResponse
 from tkw.outbound import endpoints
 from tkw.outbound.service import get_outbound_services
+from tkw.services import Services
 
 tracer = tracer_for_function()
 app = resolver()
@@ -18,15 +21,18 @@ app = resolver()
 @app.get("/tkw/endpoints")
 @tracer.capture_method
 def list_endpoints() -> Response[str]:
-    return serve_admin(lambda r, _: endpoints.list_endpoints(r, get_outbound_services().endpoints), app)
+    return serve_admin(
+        lambda request, _, caller: endpoints.list_endpoints(request, caller, get_outbound_services().endpoints),
+        app,
+    )
 
 
 @app.put("/tkw/endpoints/<service_id>")
 @tracer.capture_method
 def put_endpoint(service_id: str) -> Response[str]:
-    def action(request: Any, services: Any) -> Any:
+    def action(request: ApiRequest, services: Services, caller: Caller) -> ApiResponse:
         outbound = get_outbound_services()
-        return endpoints.put_endpoint(request, outbound.endpoints, outbound.guard, service_id, services.clock())
+        return endpoints.put_endpoint(request, caller, outbound.endpoints, outbound.guard, service_id, services.clock())
 
     return serve_admin(action, app)
 
@@ -34,15 +40,20 @@ def put_endpoint(service_id: str) -> Response[str]:
 @app.delete("/tkw/endpoints/<service_id>")
 @tracer.capture_method
 def delete_endpoint(service_id: str) -> Response[str]:
-    return serve_admin(lambda r, _: endpoints.delete_endpoint(r, get_outbound_services().endpoints, service_id), app)
+    return serve_admin(
+        lambda request, _, caller: endpoints.delete_endpoint(
+            request, caller, get_outbound_services().endpoints, service_id
+        ),
+        app,
+    )
 
 
 @app.post("/tkw/endpoints/<service_id>/ping")
 @tracer.capture_method
 def ping_endpoint(service_id: str) -> Response[str]:
-    def action(request: Any, _: Any) -> Any:
+    def action(request: ApiRequest, _: Services, caller: Caller) -> ApiResponse:
         outbound = get_outbound_services()
-        return endpoints.ping_endpoint(request, outbound.endpoints, outbound.transport_for, service_id)
+        return endpoints.ping_endpoint(request, caller, outbound.endpoints, outbound.transport_for, service_id)
 
     return serve_admin(action, app)
 

@@ -18,13 +18,13 @@ app = resolver()
 @tracer.capture_method
 def page() -> Response[str]:
     # The page holds no data: it loads without a token even in int mode, then asks for one.
-    return serve_admin(lambda request, _: portal.serve(request), app, public=True)
+    return serve_admin(lambda request, _, __: portal.serve(request), app, public=True)
 
 
 @app.get("/tkw/portal/<asset>")
 @tracer.capture_method
 def asset(asset: str) -> Response[str]:
-    return serve_admin(lambda request, _: portal.serve(request), app, public=True)
+    return serve_admin(lambda request, _, __: portal.serve(request), app, public=True)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -18,25 +18,27 @@ app = resolver()
 @app.get("/tkw/reports")
 @tracer.capture_method
 def list_reports() -> Response[str]:
-    return serve_admin(lambda r, s: api.list_reports(r, s.reports, s.clock(), s.report_handoff), app)
+    return serve_admin(lambda r, s, c: api.list_reports(r, c, s.reports, s.clock(), s.report_handoff), app)
 
 
 @app.post("/tkw/reports/download")
 @tracer.capture_method
 def download_zip() -> Response[str]:
-    return serve_admin(lambda r, s: api.download_zip(r, s.reports, s.clock(), s.report_handoff), app)
+    return serve_admin(lambda r, s, c: api.download_zip(r, c, s.reports, s.clock(), s.report_handoff), app)
 
 
 @app.get("/tkw/reports/<report_id>")
 @tracer.capture_method
 def get_report(report_id: str) -> Response[str]:
-    return serve_admin(lambda r, s: api.get_report(r, s.reports, report_id, s.clock(), s.report_handoff), app)
+    return serve_admin(lambda r, s, c: api.get_report(r, c, s.reports, report_id, s.clock(), s.report_handoff), app)
 
 
 @app.get("/tkw/reports/<report_id>/download")
 @tracer.capture_method
 def download_report(report_id: str) -> Response[str]:
-    return serve_admin(lambda r, s: api.download_report(r, s.reports, report_id, s.clock(), s.report_handoff), app)
+    return serve_admin(
+        lambda r, s, c: api.download_report(r, c, s.reports, report_id, s.clock(), s.report_handoff), app
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

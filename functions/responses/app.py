@@ -17,7 +17,7 @@ app = resolver()
 @app.post("/tkw/responses")
 @tracer.capture_method
 def send_response() -> Response[str]:
-    return serve_admin(lambda request, _: request_response(request), app)
+    return serve_admin(lambda request, _, caller: request_response(request, caller), app)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

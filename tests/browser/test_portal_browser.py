@@ -431,7 +431,7 @@ def test_int_mode_asks_for_a_token_and_sends_it(int_emulator: Emulator, page: Pa
     assert refused.startswith("The emulator refused the token")
 
     private_pem, public_pem = generate_key_pair(bits=2048)
-    api_key = register_app(int_emulator.root, "Portal test", "PortalTest-INT-1", public_pem)["api_key"]
+    api_key = register_app(int_emulator.root, "Portal test", "PortalTest-INT-1", public_pem, [ods])["api_key"]
     token_url = int_emulator.root + "/oauth2/token"
     token = fetch_token(private_pem, "PortalTest-INT-1", api_key, token_url).access_token
     page.labelled("Access token").send_keys(token)

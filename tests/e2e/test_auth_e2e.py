@@ -28,7 +28,7 @@ def int_emulator() -> Iterator[Emulator]:
 @pytest.fixture(scope="module")
 def application(int_emulator: Emulator) -> dict[str, str]:
     private_pem, public_pem = generate_key_pair(bits=2048)
-    registered = register_app(int_emulator.root, "E2E supplier", "E2ESupplier-INT-1", public_pem)
+    registered = register_app(int_emulator.root, "E2E supplier", "E2ESupplier-INT-1", public_pem, ["A1001"])
     return {"api_key": registered["api_key"], "kid": "E2ESupplier-INT-1", "private_pem": private_pem}
 
 

@@ -86,7 +86,7 @@ def scenario(run: Run) -> None:
     emulator = run.emulator
     token_url = emulator.root + "/oauth2/token"
     private_pem, public_pem = generate_key_pair(bits=2048)
-    app = register_app(emulator.root, "Logging supplier", "LogSupplier-INT-1", public_pem)
+    app = register_app(emulator.root, "Logging supplier", "LogSupplier-INT-1", public_pem, [ODS])
     run.secrets["API key"] = app["api_key"]
     run.secrets["private key"] = private_pem.split("-----")[2].strip().splitlines()[1]
     token = fetch_token(private_pem, "LogSupplier-INT-1", app["api_key"], token_url)

@@ -154,6 +154,7 @@ def test_get_auth_store_seeds_from_the_apps_file(table: str, tmp_path: Path, mon
     entry = {
         "api_key": "SeedKey0000000000000000000000001",
         "name": "Seeded",
+        "ods_codes": ["A1001"],
         "kid": "Seed-INT-1",
         "public_key_pem": key_pair("a").public_pem,
     }

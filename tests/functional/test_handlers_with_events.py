@@ -44,6 +44,12 @@ EVENT_FUNCTION = {
     "responses_send": "ResponsesFunction",
     "portal_page": "PortalFunction",
     "portal_asset": "PortalFunction",
+    "organisations": "OrganisationsFunction",
+    "shares_create": "SharesFunction",
+    "shares_zip": "SharesFunction",
+    "shares_list": "SharesFunction",
+    "shares_revoke": "SharesFunction",
+    "shares_open": "SharesFunction",
     "fallback": "FallbackFunction",
 }
 
@@ -72,6 +78,8 @@ BARS_EVENTS = [
         "ReportsFunction",
         "ReceiverRunsFunction",
         "PortalFunction",
+        "OrganisationsFunction",
+        "SharesFunction",
         "EndpointsFunction",
         "ResponsesFunction",
     )

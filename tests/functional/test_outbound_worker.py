@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -13,11 +14,21 @@ from sender_stub import SenderStub
 from unit.outbound.test_response_messages import REQUEST_HEADERS, request_bundle
 from unit.receiver.receiver_stubs import RunningStub, serve
 
+from tkw.access import OPEN
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest
 from tkw.outbound.endpoints import SenderEndpoint, endpoint_for, put_endpoint, registered_service_ids
-from tkw.outbound.service import OutboundServices, SendStep, deliver, get_outbound_services, handle_message
+from tkw.outbound.service import (
+    OutboundServices,
+    SendStep,
+    deliver,
+    get_outbound_services,
+    handle_message,
+    request_response,
+)
 from tkw.receiver.safety import AddressGuard
+from tkw.reports import save_report
+from tkw.reports.model import ExchangeRecord, ReportRecord
 from tkw_local.backend import Resolver
 
 
@@ -59,7 +70,7 @@ def test_a_deployed_stack_refuses_private_endpoints(outbound: OutboundServices) 
         body=json.dumps({"url": "http://169.254.169.254/latest"}).encode(),
     )
     with pytest.raises(BarsError) as refused:
-        put_endpoint(request, outbound.endpoints, AddressGuard(allow_private=False), "default", 0)
+        put_endpoint(request, OPEN, outbound.endpoints, AddressGuard(allow_private=False), "default", 0)
     assert refused.value.status == 400
     assert "a link-local address" in refused.value.outcome()["issue"][0]["diagnostics"]
 
@@ -94,6 +105,59 @@ def test_a_step_is_sent_once_and_queues_the_next(
     record = outbound.reports.get("A1", step.report_id, outbound.clock())
     assert record is not None and record.direction == "outbound" and record.verdict == "pass"
     assert handle_message("{not json", outbound) is None
+
+
+def sentinel_step(ods: str) -> SendStep:
+    return SendStep(
+        trigger_id=str(uuid.uuid4()),
+        organisation=ods,
+        steps=["interim"],
+        request_id=str(uuid.uuid4()),
+        report_id=str(uuid.uuid4()),
+        trigger_report_id=str(uuid.uuid4()),
+        request_bundle=request_bundle("9658499155"),
+        request_headers=REQUEST_HEADERS,
+    )
+
+
+def test_responses_beyond_the_organisations_hourly_budget_are_not_sent(
+    outbound: OutboundServices, receiver: RunningStub
+) -> None:
+    outbound.settings = outbound.settings.model_copy(update={"async_responses_per_hour": 2})
+    outbound.endpoints.put(endpoint("L1", "default", receiver.url()))
+    outbound.endpoints.put(endpoint("L2", "default", receiver.url()))
+    sent = [deliver(sentinel_step("L1"), outbound) for _ in range(2)]
+    assert [link.status for link in sent if link is not None] == ["sent", "sent"]
+    refused = deliver(sentinel_step("L1"), outbound)
+    assert refused is not None and refused.status == "not-sent" and refused.http_status is None
+    assert "asynchronous responses for this hour" in refused.summary
+    other = deliver(sentinel_step("L2"), outbound)  # another organisation has its own budget
+    assert other is not None and other.status == "sent"
+    # On demand, the refusal is the caller's answer: 429 SEND_TOO_MANY_REQUESTS with Retry-After.
+    trigger = ReportRecord(
+        id=str(uuid.uuid4()),
+        time=datetime.fromtimestamp(outbound.clock(), UTC),
+        organisation="L1",
+        operation="process-message",
+        exchange=ExchangeRecord(
+            method="POST",
+            path="/$process-message",
+            request_body=json.dumps(request_bundle("9658499155")),
+            response_status=200,
+        ),
+        verdict="pass",
+    )
+    save_report(outbound.reports, trigger)
+    order = ApiRequest(
+        method="POST",
+        path="/tkw/responses",
+        headers={"nhsd-end-user-organisation": (organisation("L1"),)},
+        body=json.dumps({"report_id": trigger.id, "kind": "interim"}).encode(),
+    )
+    with pytest.raises(BarsError) as throttled:
+        request_response(order, OPEN, outbound)
+    assert throttled.value.status == 429 and "Retry-After" in throttled.value.headers
+    assert throttled.value.outcome()["issue"][0]["details"]["coding"][0]["code"] == "SEND_TOO_MANY_REQUESTS"
 
 
 @pytest.mark.parametrize("event", ["endpoints_list", "endpoints_put", "endpoints_delete", "responses_send"])

@@ -17,6 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit" / "report
 from reports_support import booking_report
 
 from tkw import portal
+from tkw.access import OPEN
 from tkw.http import ApiRequest
 from tkw.reports import api, save_report
 from tkw.reports.memory import InMemoryReportStore
@@ -168,14 +169,14 @@ def test_link_json_answers_the_presigned_link_instead_of_redirecting() -> None:
     save_report(store, record)
     now = record.time.timestamp() + 60
 
-    redirect = download_report(link_request(record.id), store, now=now)
-    answer = download_report(link_request(record.id, link="json"), store, now=now)
+    redirect = download_report(link_request(record.id), OPEN, store, now=now)
+    answer = download_report(link_request(record.id, link="json"), OPEN, store, now=now)
     assert redirect.status == 302
     assert answer.status == 200
     assert answer.content_type == "application/json"
     assert answer.headers["Cache-Control"] == "no-store"
     assert answer.body == {"id": record.id, "format": "html", "url": redirect.headers["Location"], "expires_in": 600}
-    as_json = download_report(link_request(record.id, link="json", format="json"), store, now=now)
+    as_json = download_report(link_request(record.id, link="json", format="json"), OPEN, store, now=now)
     assert as_json.body["format"] == "json" and as_json.body["url"].endswith(".json?expires=" + str(int(now) + 600))
 
 
@@ -184,7 +185,7 @@ def test_link_json_keeps_the_organisation_boundary_and_checks_its_value() -> Non
     record = booking_report()
     save_report(store, record)
     now = record.time.timestamp() + 60
-    assert download_report(link_request(record.id, ods="B2002", link="json"), store, now=now).status == 404
-    wrong = download_report(link_request(record.id, link="xml"), store, now=now)
+    assert download_report(link_request(record.id, ods="B2002", link="json"), OPEN, store, now=now).status == 404
+    wrong = download_report(link_request(record.id, link="xml"), OPEN, store, now=now)
     assert wrong.status == 400
     assert "link must be json" in json.dumps(wrong.body)

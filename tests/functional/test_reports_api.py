@@ -16,8 +16,9 @@ from moto import mock_aws
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit" / "reports"))
 from bars_support import answered, assert_outcome, b64json, organisation
-from reports_support import BUCKET, TABLE, booking_report, create_resources
+from reports_support import BUCKET, TABLE, booking_report, create_resources, moto_server
 
+from tkw.access import OPEN
 from tkw.adapters.report_store import S3ReportStore
 from tkw.http import ApiRequest, ApiResponse
 from tkw.reports import ReportRecord, api, save_report
@@ -103,10 +104,13 @@ def test_organisation_header_is_required_and_explained(
     headers = {"NHSD-End-User-Organisation": header} if header else {}
     request = call(ods=None, headers=headers)
     for response in (
-        list_reports(request, store, NOW),
-        get_report(call("/tkw/reports/x", ods=None, headers=headers), store, now=NOW),
+        list_reports(request, OPEN, store, NOW),
+        get_report(call("/tkw/reports/x", ods=None, headers=headers), OPEN, store, now=NOW),
         download_zip(
-            call("/tkw/reports/download", ods=None, headers=headers, body={"ids": ["x"]}, method="POST"), store, NOW
+            call("/tkw/reports/download", ods=None, headers=headers, body={"ids": ["x"]}, method="POST"),
+            OPEN,
+            store,
+            NOW,
         ),
     ):
         assert response.status == 400
@@ -118,7 +122,7 @@ def test_organisation_header_is_required_and_explained(
 
 
 def test_list_shows_only_my_reports_newest_first(reports: list[ReportRecord], store: S3ReportStore) -> None:
-    response = list_reports(call(), store, NOW)
+    response = list_reports(call(), OPEN, store, NOW)
     assert response.status == 200 and response.content_type == "application/json"
     assert response.headers["Cache-Control"] == "no-store"
     body = as_json(response)
@@ -130,28 +134,28 @@ def test_list_shows_only_my_reports_newest_first(reports: list[ReportRecord], st
         "html": f"https://tkw.example/tkw/reports/{reports[2].id}?format=html",
         "download": f"https://tkw.example/tkw/reports/{reports[2].id}/download",
     }
-    other = as_json(list_reports(call(ods="B2002"), store, NOW))
+    other = as_json(list_reports(call(ods="B2002"), OPEN, store, NOW))
     assert [r["id"] for r in other["reports"]] == [reports[3].id]
 
 
 def test_list_filters(reports: list[ReportRecord], store: S3ReportStore) -> None:
-    failed = as_json(list_reports(call(query={"verdict": "fail"}), store, NOW))
+    failed = as_json(list_reports(call(query={"verdict": "fail"}), OPEN, store, NOW))
     assert [r["id"] for r in failed["reports"]] == [reports[1].id]
     window = {"since": "2026-01-31T09:31:00Z", "until": "2026-01-31T09:32:00+00:00"}
-    assert [r["id"] for r in as_json(list_reports(call(query=window), store, NOW))["reports"]] == [
+    assert [r["id"] for r in as_json(list_reports(call(query=window), OPEN, store, NOW))["reports"]] == [
         reports[2].id,
         reports[1].id,
     ]
-    assert as_json(list_reports(call(query={"until": "2026-01-30"}), store, NOW))["count"] == 0
-    assert as_json(list_reports(call(query={"since": "2026-01-31"}), store, NOW))["count"] == 3
+    assert as_json(list_reports(call(query={"until": "2026-01-30"}), OPEN, store, NOW))["count"] == 0
+    assert as_json(list_reports(call(query={"since": "2026-01-31"}), OPEN, store, NOW))["count"] == 3
     by_correlation = call(query={"correlation_id": reports[0].correlation_id or ""})
-    assert [r["id"] for r in as_json(list_reports(by_correlation, store, NOW))["reports"]] == [reports[0].id]
+    assert [r["id"] for r in as_json(list_reports(by_correlation, OPEN, store, NOW))["reports"]] == [reports[0].id]
 
 
 def test_list_pages(reports: list[ReportRecord], store: S3ReportStore) -> None:
-    first = as_json(list_reports(call(query={"limit": "2"}), store, NOW))
+    first = as_json(list_reports(call(query={"limit": "2"}), OPEN, store, NOW))
     assert first["count"] == 2 and first["next_page_token"]
-    second = as_json(list_reports(call(query={"limit": "2", "page_token": first["next_page_token"]}), store, NOW))
+    second = as_json(list_reports(call(query={"limit": "2", "page_token": first["next_page_token"]}), OPEN, store, NOW))
     assert [r["id"] for r in first["reports"] + second["reports"]] == [reports[i].id for i in (2, 1, 0)]
 
 
@@ -167,7 +171,7 @@ def test_list_pages(reports: list[ReportRecord], store: S3ReportStore) -> None:
     ],
 )
 def test_bad_list_parameters_are_400(store: S3ReportStore, query: dict[str, str], fragment: str) -> None:
-    response = list_reports(call(query=query), store, NOW)
+    response = list_reports(call(query=query), OPEN, store, NOW)
     assert response.status == 400
     assert fragment in assert_outcome(as_json(response), "REC_BAD_REQUEST")["diagnostics"]
 
@@ -177,14 +181,14 @@ def test_bad_list_parameters_are_400(store: S3ReportStore, query: dict[str, str]
 
 def test_get_report_as_json_and_html(reports: list[ReportRecord], store: S3ReportStore) -> None:
     record = reports[1]
-    response = get_report(call(f"/tkw/reports/{record.id}"), store, now=NOW)
+    response = get_report(call(f"/tkw/reports/{record.id}"), OPEN, store, now=NOW)
     assert response.status == 200 and response.content_type == "application/json"
     assert ReportRecord.model_validate(as_json(response)) == record
     for request in (
         call(f"/tkw/reports/{record.id}", headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}),
         call(f"/tkw/reports/{record.id}", query={"format": "html"}),
     ):
-        html = get_report(request, store, now=NOW)
+        html = get_report(request, OPEN, store, now=NOW)
         assert html.status == 200 and html.content_type.startswith("text/html")
         assert ">Failed</span>" in html.body_text() and record.id in html.body_text()
 
@@ -192,9 +196,9 @@ def test_get_report_as_json_and_html(reports: list[ReportRecord], store: S3Repor
 def test_another_organisations_report_is_not_found(reports: list[ReportRecord], store: S3ReportStore) -> None:
     theirs = reports[3].id
     for response in (
-        get_report(call(f"/tkw/reports/{theirs}"), store, now=NOW),
-        download_report(call(f"/tkw/reports/{theirs}/download"), store, theirs, NOW),
-        get_report(call("/tkw/reports/00000000-0000-4000-8000-000000000000"), store, now=NOW),
+        get_report(call(f"/tkw/reports/{theirs}"), OPEN, store, now=NOW),
+        download_report(call(f"/tkw/reports/{theirs}/download"), OPEN, store, theirs, NOW),
+        get_report(call("/tkw/reports/00000000-0000-4000-8000-000000000000"), OPEN, store, now=NOW),
     ):
         assert response.status == 404
         assert_outcome(as_json(response), "REC_NOT_FOUND", "not-found")
@@ -202,15 +206,16 @@ def test_another_organisations_report_is_not_found(reports: list[ReportRecord], 
 
 def test_download_redirects_to_a_short_lived_link(reports: list[ReportRecord], store: S3ReportStore) -> None:
     record = reports[0]
-    response = download_report(call(f"/tkw/reports/{record.id}/download"), store, record.id, NOW)
+    response = download_report(call(f"/tkw/reports/{record.id}/download"), OPEN, store, record.id, NOW)
     assert response.status == 302 and response.body is None
     location = response.headers["Location"]
     assert f"/reports/A1001/2026/01/31/{record.id}.html?" in location and "X-Amz-Expires=900" in location
     as_json_link = download_report(
-        call(f"/tkw/reports/{record.id}/download", query={"format": "json"}), store, record.id, NOW
+        call(f"/tkw/reports/{record.id}/download", query={"format": "json"}), OPEN, store, record.id, NOW
     )
     assert f"{record.id}.json?" in as_json_link.headers["Location"]
-    bad = download_report(call(f"/tkw/reports/{record.id}/download", query={"format": "pdf"}), store, record.id, NOW)
+    pdf = call(f"/tkw/reports/{record.id}/download", query={"format": "pdf"})
+    bad = download_report(pdf, OPEN, store, record.id, NOW)
     assert bad.status == 400
 
 
@@ -219,7 +224,7 @@ def test_download_redirects_to_a_short_lived_link(reports: list[ReportRecord], s
 
 def test_zip_of_chosen_reports(reports: list[ReportRecord], store: S3ReportStore) -> None:
     ids = [reports[0].id, reports[2].id, reports[3].id]  # the last is B2002's
-    response = download_zip(call("/tkw/reports/download", method="POST", body={"ids": ids}), store, NOW)
+    response = download_zip(call("/tkw/reports/download", method="POST", body={"ids": ids}), OPEN, store, NOW)
     assert response.status == 201
     body = as_json(response)
     assert body["count"] == 2 and body["report_ids"] == [reports[2].id, reports[0].id]
@@ -230,7 +235,7 @@ def test_zip_of_chosen_reports(reports: list[ReportRecord], store: S3ReportStore
 
 def test_zip_of_a_time_window(reports: list[ReportRecord], store: S3ReportStore) -> None:
     window = {"since": "2026-01-31T09:31:00Z", "until": "2026-01-31T23:59:59Z"}
-    body = as_json(download_zip(call("/tkw/reports/download", method="POST", body=window), store, NOW))
+    body = as_json(download_zip(call("/tkw/reports/download", method="POST", body=window), OPEN, store, NOW))
     assert body["report_ids"] == [reports[2].id, reports[1].id]
 
 
@@ -249,14 +254,14 @@ def test_zip_of_a_time_window(reports: list[ReportRecord], store: S3ReportStore)
 def test_bad_zip_requests(
     reports: list[ReportRecord], store: S3ReportStore, body: Any, status: int, fragment: str
 ) -> None:
-    response = download_zip(call("/tkw/reports/download", method="POST", body=body), store, NOW)
+    response = download_zip(call("/tkw/reports/download", method="POST", body=body), OPEN, store, NOW)
     assert response.status == status
     assert fragment in as_json(response)["issue"][0]["diagnostics"]
 
 
 def test_zip_of_another_organisations_reports_is_not_found(reports: list[ReportRecord], store: S3ReportStore) -> None:
     response = download_zip(
-        call("/tkw/reports/download", ods="B2002", method="POST", body={"ids": [reports[0].id]}), store, NOW
+        call("/tkw/reports/download", ods="B2002", method="POST", body={"ids": [reports[0].id]}), OPEN, store, NOW
     )
     assert response.status == 404
 
@@ -265,33 +270,16 @@ def test_zip_of_another_organisations_reports_is_not_found(reports: list[ReportR
 
 
 def test_download_link_can_be_followed(monkeypatch: pytest.MonkeyPatch) -> None:
-    from moto.server import ThreadedMotoServer
-
-    from tkw.adapters.aws import reset_clients
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    try:
-        host, port = server.get_host_and_port()
-        for name in ("TKW_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
-            monkeypatch.delenv(name, raising=False)
-        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
-        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-2")
-        reset_clients()
+    with moto_server(monkeypatch):
         create_resources()
         store = S3ReportStore(TABLE, BUCKET)
         record = booking_report(time=DAY)
         save_report(store, record)
         response = download_report(
-            call(f"/tkw/reports/{record.id}/download", query={"format": "json"}), store, record.id, NOW
+            call(f"/tkw/reports/{record.id}/download", query={"format": "json"}), OPEN, store, record.id, NOW
         )
         with urllib.request.urlopen(response.headers["Location"], timeout=10) as fetched:
             assert ReportRecord.model_validate(json.loads(fetched.read())) == record
-    finally:
-        reset_clients()
-        server.stop()
 
 
 # -- the Lambda handler, with the template's own table and bucket -------------------------------

@@ -135,7 +135,12 @@ def test_register_get_token_delete_over_the_store(store: DynamoAuthStore) -> Non
             path="/tkw/apps",
             base_url="http://127.0.0.1:3000",
             body=json.dumps(
-                {"name": "Registered", "kid": "Reg-INT-1", "public_key_pem": key_pair("b").public_pem}
+                {
+                    "name": "Registered",
+                    "ods_codes": ["A1001"],
+                    "kid": "Reg-INT-1",
+                    "public_key_pem": key_pair("b").public_pem,
+                }
             ).encode(),
         ),
         store,
@@ -226,7 +231,7 @@ def _bars_get(base_url: str, token: str) -> int:
 
 
 def test_client_registers_and_fetches_a_token_over_http(server: str) -> None:
-    registered = client.register_app(server, "Over HTTP", "Http-INT-1", key_pair("b").public_pem)
+    registered = client.register_app(server, "Over HTTP", "Http-INT-1", key_pair("b").public_pem, ["A1001"])
     api_key = registered["api_key"]
     assert registered["token_url"] == server + "/oauth2/token"
     token = client.fetch_token(key_pair("b").private_pem, "Http-INT-1", api_key, client.token_url_for(server))
@@ -251,11 +256,27 @@ def test_cli_register_then_token(
     public.write_text(key_pair("b").public_pem)
     assert (
         cli_auth.main(
-            ["register", "--url", server, "--name", "CLI app", "--kid", "Cli-INT-1", "--public-key", str(public)]
+            [
+                "register",
+                "--url",
+                server,
+                "--name",
+                "CLI app",
+                "--kid",
+                "Cli-INT-1",
+                "--public-key",
+                str(public),
+                "--ods-code",
+                "a1001",
+                "--ods-code",
+                "B2002",
+            ]
         )
         == 0
     )
-    api_key = json.loads(capsys.readouterr().out)["api_key"]
+    registered = json.loads(capsys.readouterr().out)
+    assert registered["ods_codes"] == ["A1001", "B2002"]  # ODS codes are upper case
+    api_key = registered["api_key"]
 
     monkeypatch.setenv("TKW_URL", server)
     monkeypatch.setenv("TKW_API_KEY", api_key)
@@ -330,7 +351,12 @@ def test_handlers_register_issue_read_and_delete(aws: Resolver) -> None:
                 "/tkw/apps",
                 content_type="application/json",
                 body=json.dumps(
-                    {"name": "Lambda app", "kid": "Lambda-INT-1", "public_key_pem": key_pair("b").public_pem}
+                    {
+                        "name": "Lambda app",
+                        "ods_codes": ["A1001"],
+                        "kid": "Lambda-INT-1",
+                        "public_key_pem": key_pair("b").public_pem,
+                    }
                 ),
             )
         )

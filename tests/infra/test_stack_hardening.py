@@ -61,11 +61,22 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:Query",
+        "dynamodb:UpdateItem",  # the organisation's hourly count of runs (tkw.outbound_limits)
         "sqs:SendMessage",
         "s3:GetObject",
     },
     # X-Request-Id claim (conditional put), index items, report objects.
     "ReportWorkerFunction": {"dynamodb:PutItem", "dynamodb:BatchWriteItem", "s3:PutObject"},
+    "OrganisationsFunction": _BEARER,
+    # A share's two items in one transaction (Put, Update), the list (Query), reports and zips.
+    "SharesFunction": {
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:Query",
+        "s3:GetObject",
+        "s3:PutObject",
+    },
     "ReceiverWorkerFunction": {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
@@ -74,12 +85,15 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
         "s3:PutObject",
     },
     "EndpointsFunction": {"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:DeleteItem"},
-    "ResponsesFunction": {"dynamodb:GetItem", "s3:GetObject", "sqs:SendMessage"},
-    # endpoints, the step's claim, the outbound report and the link from the triggering one; the next step
+    # UpdateItem: the organisation's hourly count of asynchronous responses (tkw.outbound_limits)
+    "ResponsesFunction": {"dynamodb:GetItem", "dynamodb:UpdateItem", "s3:GetObject", "sqs:SendMessage"},
+    # endpoints, the step's claim, the outbound report and the link from the triggering one; the next step;
+    # the hourly count of asynchronous responses
     "ResponseWorkerFunction": {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:BatchWriteItem",
+        "dynamodb:UpdateItem",
         "s3:GetObject",
         "s3:PutObject",
         "sqs:SendMessage",
@@ -91,6 +105,7 @@ SAM_IMPLICIT_POLICIES = {
     "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
     "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
 }
+API_GATEWAY_LOGS_POLICY = "arn:${AWS::Partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
 SQS_EVENT_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole"
 
 
@@ -290,6 +305,10 @@ def test_after_the_sam_transform_roles_carry_only_sams_implicit_managed_policies
     )
     assert result.returncode == 0, result.stderr
     roles: dict[str, dict[str, Any]] = json.loads(result.stdout)
+    # ApiGatewayLogRole: only with SetApiGatewayLogRole=true, API Gateway's own role for access logs.
+    log_role = roles.pop("ApiGatewayLogRole")
+    assert log_role == {"managed": [{"Fn::Sub": API_GATEWAY_LOGS_POLICY}], "statements": []}
+    assert RESOURCES["ApiGatewayLogRole"]["Condition"] == "CreateApiGatewayLogRole"
     assert set(roles) == {f"{name}Role" for name in FUNCTIONS}, "every function gets its own role from SAM"
     for role_name, role in roles.items():
         expected = set(SAM_IMPLICIT_POLICIES)

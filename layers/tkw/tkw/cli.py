@@ -122,7 +122,8 @@ def _write_reports(args: argparse.Namespace, report: Any, out: TextIO) -> None:
             print(f"wrote {path}", file=out)
 
 
-def receiver_run(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def receiver_run(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out if out is not None else sys.stdout  # resolved per call: tests capture stdout
     from tkw.receiver.models import RunOptions
 
     try:
@@ -301,7 +302,8 @@ def _via(args: argparse.Namespace, options: Any, out: TextIO) -> int:
     return 0 if view["status"] == "passed" else 1
 
 
-def receiver_suite(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def receiver_suite(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out if out is not None else sys.stdout  # resolved per call: tests capture stdout
     from tkw.receiver.suite import load_suite
 
     suite = load_suite()
@@ -329,7 +331,8 @@ def receiver_suite(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def certs(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def certs(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out if out is not None else sys.stdout  # resolved per call: tests capture stdout
     from tkw.receiver.tls import generate_test_pki
 
     pki = generate_test_pki(Path(args.out), server_name=args.server_name, days=args.days)

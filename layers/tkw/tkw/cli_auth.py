@@ -1,7 +1,7 @@
 """``tkw auth``: key pairs, app registration and access tokens for the emulator (or API-M INT).
 
     keygen    write an RSA-4096 private/public PEM pair, print a suggested kid
-    register  POST the public key to <url>/tkw/apps, print the answer (with the api_key)
+    register  POST the public key and ODS codes to <url>/tkw/apps, print the answer (with the api_key)
     token     mint a client assertion, fetch a token from <url>/oauth2/token, print the access token
 
 Defaults come from TKW_URL, TKW_API_KEY, TKW_KID and TKW_PRIVATE_KEY, so that
@@ -48,7 +48,7 @@ def _keygen(args: argparse.Namespace) -> int:
 
 def _register(args: argparse.Namespace) -> int:
     public_pem = Path(args.public_key).read_text(encoding="ascii")
-    answer = client.register_app(args.url, args.name, args.kid, public_pem)
+    answer = client.register_app(args.url, args.name, args.kid, public_pem, args.ods_code)
     print(json.dumps(answer, indent=2))
     return 0
 
@@ -88,6 +88,14 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--name", required=True, help="your application's name")
     register.add_argument("--kid", default=env.get("TKW_KID"), required="TKW_KID" not in env)
     register.add_argument("--public-key", required=True, help="the public key PEM file")
+    register.add_argument(
+        "--ods-code",
+        action="append",
+        required=True,
+        metavar="ODS",
+        help="an organisation the application acts for (repeat for more); in int mode its "
+        "tokens see only these organisations' reports, runs and state",
+    )
     register.set_defaults(run=_register)
 
     token = commands.add_parser("token", help="fetch an access token and print it")

@@ -40,7 +40,8 @@ def _pem(path: str | None) -> str | None:
     return Path(path).read_text(encoding="ascii") if path else None
 
 
-def set_endpoint(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def set_endpoint(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out if out is not None else sys.stdout  # resolved per call: tests capture stdout
     body = {"url": args.url}
     for name in ("client_cert", "client_key", "ca_bundle"):
         pem = _pem(getattr(args, name))
@@ -55,7 +56,8 @@ def set_endpoint(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def list_endpoints(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def list_endpoints(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out if out is not None else sys.stdout  # resolved per call: tests capture stdout
     status, answer = _call(args, "GET", "/tkw/endpoints")
     if status != 200:
         return _problem(status, answer)
@@ -70,7 +72,8 @@ def list_endpoints(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     return 0
 
 
-def remove_endpoint(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def remove_endpoint(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out if out is not None else sys.stdout  # resolved per call: tests capture stdout
     status, answer = _call(args, "DELETE", f"/tkw/endpoints/{args.service_id}")
     if status != 204:
         return _problem(status, answer)
@@ -109,8 +112,9 @@ def add_commands(commands: Any) -> None:
     remove.set_defaults(run=remove_endpoint)
 
 
-def listen(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def listen(args: argparse.Namespace, out: TextIO | None = None) -> int:
     """A stand-in for your BaRS API: prints each message that arrives and accepts it (200, the Bundle)."""
+    out = out if out is not None else sys.stdout  # resolved per call: tests capture stdout
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
     class Handler(BaseHTTPRequestHandler):

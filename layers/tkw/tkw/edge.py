@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -30,6 +30,12 @@ from tkw.http import ApiRequest, ApiResponse, loggable_path
 from tkw.observability import make_tracer
 from tkw.routes import Operation
 from tkw.services import Services, get_services
+
+if TYPE_CHECKING:
+    from tkw.access import Caller
+
+# ``action(request, services, caller)``: see :mod:`tkw.access` for how to use ``caller``.
+AdminAction = Callable[[ApiRequest, Services, "Caller"], ApiResponse]
 
 ECHOED_HEADERS = ("X-Request-Id", "X-Correlation-Id")
 _STARTED = "tkw_started"
@@ -138,23 +144,35 @@ def bars_resolver() -> APIGatewayRestResolver:
 
 
 def serve_admin(
-    action: Callable[[ApiRequest, Services], ApiResponse],
+    action: AdminAction,
     app: APIGatewayRestResolver,
     *,
     public: bool = False,
 ) -> Response[str]:
-    """Run one of the emulator's own ``/tkw/...`` endpoints.
+    """Run one of the emulator's own ``/tkw/...`` endpoints (``public``: no token even in int mode).
 
-    In ``int`` mode they need a bearer token too, unless ``public`` (registering an application
-    must be possible before there is any token).
+    ``action(request, services, caller)``: ``caller`` (:class:`tkw.access.Caller`) says which
+    organisations the request may touch; read and write only under ``caller.organisation(request)``.
+    In ``int`` mode :func:`tkw.access.authorise` needs a bearer token and binds the caller to its
+    application's organisations; ``public`` routes (registering an application, the portal page, a
+    share link) act for no organisation.
     """
+    from tkw import access  # lazy: keeps the BaRS functions' cold start free of it
+
     services = get_services()
     request = request_of(app)
-    if services.settings.auth_mode == "int" and not public:
-        from tkw.auth.bearer import require_bearer  # lazy: sandbox mode never needs the auth store
-
-        require_bearer(request, services.auth, services.clock())
-    return to_response(action(request, services))
+    caller = access.NOBODY if public else access.authorise(request, services)
+    return to_response(action(request, services, caller))
 
 
-__all__ = ["logger", "metrics", "request_of", "resolver", "serve", "serve_admin", "to_response", "tracer"]
+__all__ = [
+    "AdminAction",
+    "logger",
+    "metrics",
+    "request_of",
+    "resolver",
+    "serve",
+    "serve_admin",
+    "to_response",
+    "tracer",
+]

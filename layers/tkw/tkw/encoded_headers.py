@@ -9,11 +9,15 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 DOS_SYSTEM = "https://fhir.nhs.uk/Id/dos-service-id"
+# What an organisation can be named by: ODS codes are letters and digits (hyphens tolerated for test
+# organisations).
+ODS_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,15}$")
 
 
 class HeaderError(ValueError):

@@ -22,9 +22,13 @@ _NHS_NUMBER_LIKE = re.compile(
 )
 
 
+# A share link's token is the credential to a report: /tkw/shared/<token>, /tkw/shares/<token>.
+_SHARE_TOKEN = re.compile(r"(/tkw/share[sd]/)[^/?]+")
+
+
 def loggable_path(path: str) -> str:
-    """``path`` for the logs: anything shaped like an NHS number masked, and at most 200 characters."""
-    return _NHS_NUMBER_LIKE.sub("[nhs-number?]", path[:200])
+    """``path`` for the logs: share tokens and anything shaped like an NHS number masked, at most 200 characters."""
+    return _NHS_NUMBER_LIKE.sub("[nhs-number?]", _SHARE_TOKEN.sub(r"\1[token]", path)[:200])
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,7 +17,9 @@ from tkw.settings import Settings, get_settings
 if TYPE_CHECKING:
     from tkw.auth.ports import AuthStore
     from tkw.catalogue import EndpointCatalogue, RegisteredServices
+    from tkw.outbound_limits import OutboundCounter
     from tkw.reports.handoff import ReportHandoff
+    from tkw.reports.shares import ShareStore
     from tkw.reports.store import ReportStore
     from tkw.stateful.store import StateStore
 
@@ -76,6 +78,20 @@ class Services:
         from tkw.adapters.auth_store import get_auth_store
 
         return get_auth_store(self.settings.table_name)
+
+    @cached_property
+    def outbound(self) -> OutboundCounter:
+        """Hourly counts of receiver runs and asynchronous responses per organisation (DynamoDB)."""
+        from tkw.adapters.outbound_counter import DynamoOutboundCounter
+
+        return DynamoOutboundCounter(self.settings.table_name)
+
+    @cached_property
+    def shares(self) -> ShareStore:
+        """Share links for assurance, stored under the hash of their token (DynamoDB)."""
+        from tkw.adapters.share_store import DynamoShareStore
+
+        return DynamoShareStore(self.settings.table_name)
 
 
 @lru_cache(maxsize=1)

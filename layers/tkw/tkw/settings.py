@@ -32,6 +32,11 @@ class Settings(BaseModel):
     reports_queue_url: str = ""
     report_handoff: Literal["queue", "in-process"] = "in-process"
     allow_private_receivers: bool = False
+    # Share links for assurance (/tkw/reports/{id}/share) last this many days.
+    share_link_days: int = Field(default=7, ge=1, le=30)
+    # Per organisation and clock hour: what the stack may send out (tkw.outbound_limits).
+    receiver_runs_per_hour: int = Field(default=20, ge=1)
+    async_responses_per_hour: int = Field(default=200, ge=1)
     # Async responses (emulator -> sender): the queue, the delays (seconds; SQS allows 0..900), the
     # per-attempt timeout and the retries with backoff on network failures.
     responses_queue_url: str = ""
@@ -69,6 +74,9 @@ class Settings(BaseModel):
             .strip()
             .lower(),
             allow_private_receivers=flag("ALLOW_PRIVATE_RECEIVERS", False),
+            share_link_days=int(e.get("SHARE_LINK_DAYS") or 7),
+            receiver_runs_per_hour=int(e.get("RECEIVER_RUNS_PER_HOUR") or 20),
+            async_responses_per_hour=int(e.get("ASYNC_RESPONSES_PER_HOUR") or 200),
             responses_queue_url=e.get("RESPONSES_QUEUE_URL") or "",
             response_delay_seconds=int(e.get("RESPONSE_DELAY_SECONDS") or 2),
             response_follow_up_seconds=int(e.get("RESPONSE_FOLLOW_UP_SECONDS") or 3),

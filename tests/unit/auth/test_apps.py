@@ -24,6 +24,9 @@ from tkw.auth.apps import (
 from tkw.auth.memory import MemoryAuthStore
 from tkw.http import ApiRequest
 
+# Every registration names the organisations it acts for.
+BOUND = {"ods_codes": ["A1001"]}
+
 
 def post(body: Any, raw: bytes | None = None) -> ApiRequest:
     return ApiRequest(
@@ -52,7 +55,9 @@ def jwk_of(public_pem: str, kid: str) -> dict[str, Any]:
 def test_register_with_a_pem_returns_an_api_key() -> None:
     store = MemoryAuthStore()
     response = register_app(
-        post({"name": "My app", "kid": "MySupplier-INT-1", "public_key_pem": key_pair("a").public_pem}), store, NOW
+        post({"name": "My app", **BOUND, "kid": "MySupplier-INT-1", "public_key_pem": key_pair("a").public_pem}),
+        store,
+        NOW,
     )
     assert response.status == 201, response.body_text()
     data = answer(response)
@@ -72,10 +77,10 @@ def test_register_with_a_pem_returns_an_api_key() -> None:
 def test_register_with_a_jwks() -> None:
     store = MemoryAuthStore()
     jwks = {"keys": [jwk_of(key_pair("a").public_pem, "Sup-INT-1"), jwk_of(key_pair("b").public_pem, "Sup-INT-2")]}
-    response = register_app(post({"name": "Two keys", "jwks": jwks}), store, NOW)
+    response = register_app(post({"name": "Two keys", **BOUND, "jwks": jwks}), store, NOW)
     assert response.status == 201, response.body_text()
     assert answer(response)["kids"] == ["Sup-INT-1", "Sup-INT-2"]
-    one = register_app(post({"name": "One key", "kid": "Sup-INT-2", "jwks": jwks}), store, NOW)
+    one = register_app(post({"name": "One key", **BOUND, "kid": "Sup-INT-2", "jwks": jwks}), store, NOW)
     assert answer(one)["kids"] == ["Sup-INT-2"]
 
 
@@ -83,7 +88,9 @@ def test_get_shows_kids_but_no_key_material() -> None:
     store = MemoryAuthStore()
     created = answer(
         register_app(
-            post({"name": "My app", "kid": "MySupplier-INT-1", "public_key_pem": key_pair("a").public_pem}), store, NOW
+            post({"name": "My app", **BOUND, "kid": "MySupplier-INT-1", "public_key_pem": key_pair("a").public_pem}),
+            store,
+            NOW,
         )
     )
     response = get_app(at("GET", created["api_key"]), store, NOW)
@@ -93,6 +100,7 @@ def test_get_shows_kids_but_no_key_material() -> None:
         "api_key": created["api_key"],
         "name": "My app",
         "kids": ["MySupplier-INT-1"],
+        "ods_codes": ["A1001"],
         "created_at": int(NOW),
         "expires_at": int(NOW) + APP_TTL_SECONDS,
     }
@@ -104,7 +112,9 @@ def test_delete_then_get_is_404() -> None:
     store = MemoryAuthStore()
     created = answer(
         register_app(
-            post({"name": "My app", "kid": "MySupplier-INT-1", "public_key_pem": key_pair("a").public_pem}), store, NOW
+            post({"name": "My app", **BOUND, "kid": "MySupplier-INT-1", "public_key_pem": key_pair("a").public_pem}),
+            store,
+            NOW,
         )
     )
     assert delete_app(at("DELETE", created["api_key"]), store, NOW).status == 204
@@ -138,22 +148,29 @@ def _ec_key_pem() -> str:
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        ({"name": "x", "kid": "Sup-INT-1", "public_key_pem": "PRIVATE"}, "PRIVATE key"),
-        ({"name": "x", "kid": "Sup-INT-1", "public_key_pem": "not a key"}, "not a PEM"),
-        ({"name": "x", "public_key_pem": "PEM"}, "kid is required"),
-        ({"name": "x", "kid": "has space", "public_key_pem": "PEM"}, "kid must be"),
+        ({"name": "x", **BOUND, "kid": "Sup-INT-1", "public_key_pem": "PRIVATE"}, "PRIVATE key"),
+        ({"name": "x", **BOUND, "kid": "Sup-INT-1", "public_key_pem": "not a key"}, "not a PEM"),
+        ({"name": "x", **BOUND, "public_key_pem": "PEM"}, "kid is required"),
+        ({"name": "x", **BOUND, "kid": "has space", "public_key_pem": "PEM"}, "kid must be"),
         ({"kid": "Sup-INT-1", "public_key_pem": "PEM"}, "name"),
-        ({"name": "x", "kid": "Sup-INT-1"}, "exactly one of"),
-        ({"name": "x", "kid": "Sup-INT-1", "public_key_pem": "PEM", "jwks": {"keys": []}}, "exactly one of"),
-        ({"name": "x", "kid": "Sup-INT-1", "public_key_pem": "PEM", "api_key": "mine"}, "api_key is assigned"),
-        ({"name": "x", "kid": "Sup-INT-1", "publicKey": "PEM"}, "publicKey"),
-        ({"name": "x", "jwks": {"keys": []}}, "non-empty 'keys'"),
+        ({"name": "x", **BOUND, "kid": "Sup-INT-1"}, "exactly one of"),
+        ({"name": "x", **BOUND, "kid": "Sup-INT-1", "public_key_pem": "PEM", "jwks": {"keys": []}}, "exactly one of"),
+        ({"name": "x", **BOUND, "kid": "Sup-INT-1", "public_key_pem": "PEM", "api_key": "mine"}, "api_key is assigned"),
+        ({"name": "x", **BOUND, "kid": "Sup-INT-1", "publicKey": "PEM"}, "publicKey"),
+        ({"name": "x", **BOUND, "jwks": {"keys": []}}, "non-empty 'keys'"),
         (
-            {"name": "x", "jwks": {"keys": [{"kty": "RSA", "kid": "k-INT-1", "n": "AQAB", "e": "AQAB", "d": "AQAB"}]}},
+            {
+                "name": "x",
+                **BOUND,
+                "jwks": {"keys": [{"kty": "RSA", "kid": "k-INT-1", "n": "AQAB", "e": "AQAB", "d": "AQAB"}]},
+            },
             "PRIVATE key",
         ),
-        ({"name": "x", "jwks": {"keys": [{"kty": "EC", "kid": "k-INT-1"}]}}, "only RSA"),
-        ({"name": "x", "jwks": {"keys": [{"kty": "RSA", "kid": "k-INT-1", "n": "!!", "e": "AQAB"}]}}, "valid RSA JWK"),
+        ({"name": "x", **BOUND, "jwks": {"keys": [{"kty": "EC", "kid": "k-INT-1"}]}}, "only RSA"),
+        (
+            {"name": "x", **BOUND, "jwks": {"keys": [{"kty": "RSA", "kid": "k-INT-1", "n": "!!", "e": "AQAB"}]}},
+            "valid RSA JWK",
+        ),
         (["not", "an", "object"], "JSON object"),
     ],
 )
@@ -173,7 +190,8 @@ def test_bad_registrations_say_what_to_fix(body: Any, expected: str) -> None:
 
 @pytest.mark.parametrize(("pem", "expected"), [(_small_key_pem, "1024-bit"), (_ec_key_pem, "not an RSA")])
 def test_weak_or_non_rsa_keys_are_refused(pem: Any, expected: str) -> None:
-    response = register_app(post({"name": "x", "kid": "Sup-INT-1", "public_key_pem": pem()}), MemoryAuthStore(), NOW)
+    body = {"name": "x", **BOUND, "kid": "Sup-INT-1", "public_key_pem": pem()}
+    response = register_app(post(body), MemoryAuthStore(), NOW)
     assert response.status == 400 and expected in answer(response)["error_description"]
 
 
@@ -184,7 +202,7 @@ def test_a_body_that_is_not_json() -> None:
 
 def test_kid_convention_is_a_warning() -> None:
     response = register_app(
-        post({"name": "x", "kid": "key1", "public_key_pem": key_pair("a").public_pem}), MemoryAuthStore(), NOW
+        post({"name": "x", **BOUND, "kid": "key1", "public_key_pem": key_pair("a").public_pem}), MemoryAuthStore(), NOW
     )
     assert response.status == 201
     assert any("<Supplier>-<Environment>-<rotation>" in w for w in answer(response)["warnings"])
@@ -204,12 +222,14 @@ def test_seed_file_loads_fixed_api_keys(tmp_path: Path) -> None:
             {
                 "api_key": "SeedKey0000000000000000000000001",
                 "name": "Seeded",
+                **BOUND,
                 "kid": "Seed-INT-1",
                 "public_key_pem": key_pair("a").public_pem,
             },
             {
                 "api_key": "SeedKey0000000000000000000000002",
                 "name": "From file",
+                **BOUND,
                 "kid": "Seed-INT-2",
                 "public_key_file": "b.pub.pem",
             },
@@ -231,15 +251,18 @@ def test_no_seed_file_is_fine() -> None:
 @pytest.mark.parametrize(
     ("entries", "expected"),
     [
-        ([{"name": "x", "kid": "k-INT-1", "public_key_pem": "PEM"}], "api_key is required"),
+        ([{"name": "x", **BOUND, "kid": "k-INT-1", "public_key_pem": "PEM"}], "api_key is required"),
         (
             [
-                {"api_key": "a", "name": "x", "kid": "k-INT-1", "public_key_pem": "PEM"},
-                {"api_key": "a", "name": "y", "kid": "k-INT-1", "public_key_pem": "PEM"},
+                {"api_key": "a", "name": "x", **BOUND, "kid": "k-INT-1", "public_key_pem": "PEM"},
+                {"api_key": "a", "name": "y", **BOUND, "kid": "k-INT-1", "public_key_pem": "PEM"},
             ],
             "share an api_key",
         ),
-        ([{"api_key": "a", "name": "x", "kid": "k-INT-1", "public_key_file": "missing.pem"}], "cannot be read"),
+        (
+            [{"api_key": "a", "name": "x", **BOUND, "kid": "k-INT-1", "public_key_file": "missing.pem"}],
+            "cannot be read",
+        ),
         ({"not": "a list"}, "JSON list"),
     ],
 )

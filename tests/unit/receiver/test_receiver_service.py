@@ -11,7 +11,10 @@ import pytest
 from unit.receiver.receiver_stubs import compliant_app
 from werkzeug.test import Client
 
+from tkw.access import OPEN
+from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest
+from tkw.outbound_limits import MemoryOutboundCounter
 from tkw.receiver import service
 from tkw.receiver.builder import PreparedRequest
 from tkw.receiver.models import RunOptions, RunRecord, TestResult
@@ -115,6 +118,7 @@ def services(transport: Transport | None = None, allow_private: bool = False) ->
         store=MemoryStore(),
         queue=MemoryQueue(),
         reports=MemoryReports(),
+        outbound=MemoryOutboundCounter(),
         transport=(lambda options, guard: transport or WsgiTransport(app)),
         clock=lambda: 1_790_000_000.0,
     )
@@ -122,7 +126,7 @@ def services(transport: Transport | None = None, allow_private: bool = False) ->
 
 def post(svc: service.ReceiverServices, body: Any) -> tuple[int, Any]:
     request = ApiRequest(method="POST", path="/tkw/receiver-runs", body=json.dumps(body).encode())
-    response = service.start_run(request, svc)
+    response = service.start_run(request, OPEN, svc)
     return response.status, response.body
 
 
@@ -147,7 +151,7 @@ def test_start_then_execute_records_progress_before_finishing() -> None:
     sent_headers = report["results"][0]["request"]["headers"]
     assert sent_headers["Authorization"] == "[redacted]"  # the secret went to the receiver, not the report
 
-    view = service.get_run(ApiRequest(method="GET", path="/"), run_id, svc)
+    view = service.get_run(ApiRequest(method="GET", path="/"), OPEN, run_id, svc)
     assert view.status == 200
     assert set(view.body["links"]) == {"html", "json", "junit", "zip"}
     assert view.body["summary"]["passed"] == len(load_suite().ids)
@@ -278,12 +282,23 @@ def test_runs_are_listed_and_read_per_organisation_only() -> None:
         )
 
     body = json.dumps({"endpoint": "http://127.0.0.1:9/FHIR/R4", "target_identifier": "2000011147"}).encode()
-    started = service.start_run(as_org("POST", "/tkw/receiver-runs", "AAA01", body), svc)
+    started = service.start_run(as_org("POST", "/tkw/receiver-runs", "AAA01", body), OPEN, svc)
     assert started.status == 202
     run_id = started.body["run_id"]
-    assert service.get_run(as_org("GET", "/", "AAA01"), run_id, svc).status == 200
-    assert service.get_run(as_org("GET", "/", "BBB02"), run_id, svc).status == 404
-    mine = service.list_runs(as_org("GET", "/tkw/receiver-runs", "AAA01"), svc).body["runs"]
-    theirs = service.list_runs(as_org("GET", "/tkw/receiver-runs", "BBB02"), svc).body["runs"]
+    assert service.get_run(as_org("GET", "/", "AAA01"), OPEN, run_id, svc).status == 200
+    assert service.get_run(as_org("GET", "/", "BBB02"), OPEN, run_id, svc).status == 404
+    mine = service.list_runs(as_org("GET", "/tkw/receiver-runs", "AAA01"), OPEN, svc).body["runs"]
+    theirs = service.list_runs(as_org("GET", "/tkw/receiver-runs", "BBB02"), OPEN, svc).body["runs"]
     assert [r["run_id"] for r in mine] == [run_id]
     assert theirs == []
+
+
+def test_an_organisations_hourly_budget_of_runs_is_enforced_before_anything_is_queued() -> None:
+    svc = services()
+    svc.settings = Settings(receiver_runs_per_hour=2)
+    body = {"endpoint": PUBLIC, "target_identifier": "2000072489"}
+    assert [post(svc, body)[0] for _ in range(2)] == [202, 202]
+    with pytest.raises(BarsError) as refused:
+        post(svc, body)
+    assert refused.value.status == 429 and "Retry-After" in refused.value.headers
+    assert len(svc.queue.sent) == 2  # type: ignore[attr-defined]

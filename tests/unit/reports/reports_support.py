@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from bars_support import BASE, bars_headers, example, with_use_case
 
 from tkw.encoded_headers import TargetIdentifier
@@ -78,3 +81,27 @@ def booking_report(
         scenario=scenario,
         time=time or datetime(2026, 1, 1, tzinfo=UTC),
     )
+
+
+@contextmanager
+def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """moto as a real HTTP server that boto3 points at, so presigned links download over HTTP."""
+    from moto.server import ThreadedMotoServer
+
+    from tkw.adapters.aws import reset_clients
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        for name in ("TKW_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "AWS_PROFILE"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("AWS_ENDPOINT_URL", f"http://{host}:{port}")
+        monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+        reset_clients()
+        yield f"http://{host}:{port}"
+    finally:
+        reset_clients()
+        server.stop()

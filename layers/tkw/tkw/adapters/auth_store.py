@@ -5,10 +5,11 @@ Items (``expires_at`` is the table's TTL attribute, epoch seconds):
 ==============================  ==================  ===========================================
 pk                              sk                  attributes
 ==============================  ==================  ===========================================
-``APP#{api_key}``               ``APP``             name, created_at, [expires_at]
+``APP#{api_key}``               ``APP``             name, ods_codes, created_at, [expires_at]
 ``APP#{api_key}``               ``KEY#{kid}``       kid, public_key_pem, [expires_at]
 ``JTI#{api_key}``               sha256(jti), hex    expires_at (exp + 24 h)
-``TOKEN#{sha256(token)}``       ``TOKEN``           api_key, kid, app_name, issued_at_ms, scope, expires_at
+``TOKEN#{sha256(token)}``       ``TOKEN``           api_key, kid, app_name, ods_codes, issued_at_ms, scope,
+                                                    expires_at
 ==============================  ==================  ===========================================
 
 The jti is stored as its digest so any string a sender puts in ``jti`` makes a valid sort key.
@@ -46,6 +47,15 @@ def _n(value: float | int) -> dict[str, str]:
 
 def _app_pk(api_key: str) -> str:
     return f"APP#{api_key}"
+
+
+def _codes_attribute(codes: tuple[str, ...]) -> dict[str, Any]:
+    # A list, not a string set: DynamoDB refuses an empty set.
+    return {"ods_codes": {"L": [_s(c) for c in codes]}}
+
+
+def _codes(item: dict[str, Any]) -> tuple[str, ...]:
+    return tuple(v["S"] for v in item.get("ods_codes", {}).get("L", []))
 
 
 def _live(item: dict[str, Any], now: float) -> bool:
@@ -89,6 +99,7 @@ class DynamoAuthStore(aws.DynamoTable):
             api_key=api_key,
             name=meta["name"]["S"],
             keys=tuple(sorted(keys, key=lambda k: k.kid)),
+            ods_codes=_codes(meta),
             created_at=int(meta["created_at"]["N"]),
             expires_at=int(meta["expires_at"]["N"]) if "expires_at" in meta else None,
         )
@@ -105,7 +116,14 @@ class DynamoAuthStore(aws.DynamoTable):
     def put_app(self, app: AppRecord) -> None:
         pk = _s(_app_pk(app.api_key))
         expiry = {"expires_at": _n(app.expires_at)} if app.expires_at is not None else {}
-        meta = {"pk": pk, "sk": _s(_APP_SK), "name": _s(app.name), "created_at": _n(app.created_at), **expiry}
+        meta = {
+            "pk": pk,
+            "sk": _s(_APP_SK),
+            "name": _s(app.name),
+            "created_at": _n(app.created_at),
+            **_codes_attribute(app.ods_codes),
+            **expiry,
+        }
         wanted = {_KEY_PREFIX + k.kid for k in app.keys}
         stale = [
             item["sk"]["S"]
@@ -189,6 +207,7 @@ class DynamoAuthStore(aws.DynamoTable):
                 "api_key": _s(token.api_key),
                 "kid": _s(token.kid),
                 "app_name": _s(token.app_name),
+                **_codes_attribute(token.ods_codes),
                 "issued_at_ms": _n(token.issued_at_ms),
                 "scope": _s(token.scope),
                 "expires_at": _n(token.expires_at),
@@ -211,6 +230,7 @@ class DynamoAuthStore(aws.DynamoTable):
             issued_at_ms=int(item["issued_at_ms"]["N"]),
             expires_at=int(Decimal(item["expires_at"]["N"])),
             scope=item["scope"]["S"],
+            ods_codes=_codes(item),
         )
 
 

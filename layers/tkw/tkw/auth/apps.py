@@ -1,10 +1,12 @@
 """Applications: the emulator's stand-in for the API-M developer portal plus the key-registration email.
 
-``POST /tkw/apps`` with ``{"name", "kid", "public_key_pem"}`` (or ``"jwks": {"keys": [...]}`` in place
-of the PEM, optionally with ``kid`` to pick one key) → 201 ``{"api_key", ...}``. ``GET`` and ``DELETE
-/tkw/apps/{api_key}`` read and remove one; removal stops its tokens working at once. Registered apps
-expire after :data:`APP_TTL_SECONDS`; apps from the seed file (``TKW_APPS_FILE``: a JSON list of the
-same objects, each with a fixed ``api_key``, and ``public_key_file`` allowed in place of the PEM) never
+``POST /tkw/apps`` with ``{"name", "ods_codes": [...], "kid", "public_key_pem"}`` (or ``"jwks":
+{"keys": [...]}`` in place of the PEM, optionally with ``kid`` to pick one key) → 201 ``{"api_key",
+...}``. ``GET`` and ``DELETE /tkw/apps/{api_key}`` read and remove one; removal stops its tokens
+working at once. ``ods_codes`` (at least one) names the organisations the application acts for: in
+int mode its tokens read and change only their data (:mod:`tkw.access`). Registered apps expire
+after :data:`APP_TTL_SECONDS`; apps from the seed file (``TKW_APPS_FILE``: a JSON list of the same
+objects, each with a fixed ``api_key``, and ``public_key_file`` allowed in place of the PEM) never
 expire and are written again whenever a process starts.
 
 These endpoints carry no authentication, like the rest of the emulator: anyone who knows an API key
@@ -20,7 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tkw.auth.keys import (
     MAX_KEYS_PER_APP,
@@ -34,6 +36,7 @@ from tkw.auth.models import TOKEN_PATH, AppKey, AppRecord
 from tkw.auth.ports import AuthStore
 from tkw.auth.responses import json_response, oauth_error
 from tkw.auth.tokens import new_api_key, new_message_id
+from tkw.encoded_headers import ODS_CODE
 from tkw.http import ApiRequest, ApiResponse
 
 APP_TTL_SECONDS = 30 * 24 * 3600
@@ -41,6 +44,7 @@ APPS_FILE_ENV = "TKW_APPS_FILE"
 APPS_PATH = "/tkw/apps"
 API_KEY_PATTERN = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
 MAX_BODY_BYTES = 64 * 1024
+MAX_ODS_CODES = 20
 
 
 class RegistrationError(ValueError):
@@ -53,12 +57,26 @@ class AppRegistration(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: str = Field(min_length=1, max_length=100)
+    # The organisations it acts for; upper-cased, duplicates dropped.
+    ods_codes: list[str] = Field(min_length=1, max_length=MAX_ODS_CODES)
     kid: str | None = None
     public_key_pem: str | None = None
     jwks: dict[str, Any] | None = None
     # Seed file only:
     api_key: str | None = None
     public_key_file: str | None = None
+
+    @field_validator("ods_codes")
+    @classmethod
+    def _ods_codes(cls, codes: list[str]) -> list[str]:
+        cleaned: list[str] = []
+        for code in codes:
+            ods = code.strip().upper()
+            if not ODS_CODE.match(ods):
+                raise ValueError(f"{code[:40]!r} is not an ODS code (letters and digits, e.g. 'A1001')")
+            if ods not in cleaned:
+                cleaned.append(ods)
+        return cleaned
 
 
 def resolve_keys(registration: AppRegistration, base_dir: Path | None = None) -> tuple[list[AppKey], list[str]]:
@@ -104,7 +122,9 @@ def resolve_keys(registration: AppRegistration, base_dir: Path | None = None) ->
 
 def parse_registration(data: object) -> AppRegistration:
     if not isinstance(data, Mapping):
-        raise RegistrationError('the body must be a JSON object: {"name": ..., "kid": ..., "public_key_pem": ...}')
+        raise RegistrationError(
+            'the body must be a JSON object: {"name": ..., "ods_codes": [...], "kid": ..., "public_key_pem": ...}'
+        )
     try:
         return AppRegistration.model_validate(data)
     except ValidationError as err:
@@ -127,6 +147,7 @@ def new_app(
         api_key=new_api_key(),
         name=registration.name,
         keys=tuple(keys),
+        ods_codes=tuple(registration.ods_codes),
         created_at=int(now),
         expires_at=int(now) + ttl_seconds if ttl_seconds else None,
     )
@@ -205,7 +226,13 @@ def load_apps_file(path: str | Path, now: float) -> list[AppRecord]:
         except RegistrationError as err:
             raise RegistrationError(f"{path}: application [{index}]: {err}") from None
         apps.append(
-            AppRecord(api_key=registration.api_key, name=registration.name, keys=tuple(keys), created_at=int(now))
+            AppRecord(
+                api_key=registration.api_key,
+                name=registration.name,
+                keys=tuple(keys),
+                ods_codes=tuple(registration.ods_codes),
+                created_at=int(now),
+            )
         )
     if len({a.api_key for a in apps}) != len(apps):
         raise RegistrationError(f"{path}: two applications share an api_key")

@@ -18,6 +18,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -177,14 +178,21 @@ def register_app(
     name: str,
     kid: str,
     public_key_pem: str,
+    ods_codes: Sequence[str],
     *,
     timeout: float = DEFAULT_TIMEOUT_SECONDS,
 ) -> dict[str, Any]:
-    """POST /tkw/apps on an emulator; the answer (``api_key``, ``kids``, ``token_url``, ``warnings``)."""
+    """POST /tkw/apps on an emulator; the answer (``api_key``, ``kids``, ``token_url``, ``warnings``).
+
+    ``ods_codes``: the organisations the application acts for (in int mode, the only ones whose
+    reports, runs and state its tokens can read).
+    """
     root = token_url_for(base_url)[: -len(TOKEN_PATH)]
     request = urllib.request.Request(  # noqa: S310 - scheme checked
         _checked_url(root + "/tkw/apps"),
-        data=json.dumps({"name": name, "kid": kid, "public_key_pem": public_key_pem}).encode("utf-8"),
+        data=json.dumps(
+            {"name": name, "ods_codes": list(ods_codes), "kid": kid, "public_key_pem": public_key_pem}
+        ).encode("utf-8"),
         method="POST",
         headers={"Content-Type": "application/json", "Accept": "application/json"},
     )

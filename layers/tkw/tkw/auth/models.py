@@ -59,6 +59,8 @@ class AppRecord(BaseModel):
     api_key: str
     name: str
     keys: tuple[AppKey, ...] = ()
+    # The organisations (ODS codes) it acts for: in int mode its tokens see only their data.
+    ods_codes: tuple[str, ...] = ()
     created_at: int  # epoch seconds
     expires_at: int | None = None  # epoch seconds; None: kept until deleted (seeded apps)
 
@@ -75,6 +77,7 @@ class AppRecord(BaseModel):
             "api_key": self.api_key,
             "name": self.name,
             "kids": self.kids,
+            "ods_codes": list(self.ods_codes),
             "created_at": self.created_at,
             "expires_at": self.expires_at,
         }
@@ -92,3 +95,6 @@ class TokenRecord(BaseModel):
     issued_at_ms: int
     expires_at: int  # epoch seconds; also the DynamoDB TTL attribute
     scope: str = BARS_SCOPE
+    # The application's organisations when the token was issued (API-M, too, copies an app's
+    # attributes into its tokens): what tkw.access lets the token read and change.
+    ods_codes: tuple[str, ...] = ()

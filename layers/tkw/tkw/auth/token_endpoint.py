@@ -106,6 +106,7 @@ def handle_token_request(request: ApiRequest, store: AuthStore, now: float) -> T
         api_key=verdict.app.api_key,
         kid=verdict.key.kid,
         app_name=verdict.app.name,
+        ods_codes=verdict.app.ods_codes,
         issued_at_ms=issued_at_ms,
         expires_at=math.ceil(now) + TOKEN_LIFETIME_SECONDS,
     )

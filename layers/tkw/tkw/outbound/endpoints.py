@@ -17,12 +17,12 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from tkw.access import Caller
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest, ApiResponse
 from tkw.receiver.builder import PreparedRequest
 from tkw.receiver.safety import AddressGuard, EndpointRefused, check_endpoint
 from tkw.receiver.transport import HttpTransport, TlsOptions, Transport, TransportError, ssl_context
-from tkw.reports.service import requesting_organisation
 
 DEFAULT_SERVICE = "default"
 SERVICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -162,10 +162,10 @@ def _registration(request: ApiRequest) -> EndpointRegistration:
 
 
 def put_endpoint(
-    request: ApiRequest, store: EndpointStore, guard: AddressGuard, service_id: str, now: float
+    request: ApiRequest, caller: Caller, store: EndpointStore, guard: AddressGuard, service_id: str, now: float
 ) -> ApiResponse:
     """``PUT /tkw/endpoints/{service_id}``: register (or replace) where responses go."""
-    organisation = requesting_organisation(request)
+    organisation = caller.organisation(request)
     service = _service_id(service_id)
     registration = _registration(request)
     try:
@@ -193,9 +193,9 @@ def put_endpoint(
     return response
 
 
-def list_endpoints(request: ApiRequest, store: EndpointStore) -> ApiResponse:
+def list_endpoints(request: ApiRequest, caller: Caller, store: EndpointStore) -> ApiResponse:
     """``GET /tkw/endpoints``: this organisation's endpoints (never their keys)."""
-    organisation = requesting_organisation(request)
+    organisation = caller.organisation(request)
     endpoints = sorted(store.list(organisation), key=lambda e: e.service_id)
     return _json(200, {"organisation": organisation, "endpoints": [e.public() for e in endpoints]})
 
@@ -206,9 +206,9 @@ def _not_registered(service: str) -> BarsError:
     )
 
 
-def delete_endpoint(request: ApiRequest, store: EndpointStore, service_id: str) -> ApiResponse:
+def delete_endpoint(request: ApiRequest, caller: Caller, store: EndpointStore, service_id: str) -> ApiResponse:
     """``DELETE /tkw/endpoints/{service_id}``: 204, or 404 when there was none."""
-    organisation = requesting_organisation(request)
+    organisation = caller.organisation(request)
     service = _service_id(service_id)
     if not store.delete(organisation, service):
         raise _not_registered(service)
@@ -216,12 +216,12 @@ def delete_endpoint(request: ApiRequest, store: EndpointStore, service_id: str) 
 
 
 def ping_endpoint(
-    request: ApiRequest, store: EndpointStore, transport: TransportFactory, service_id: str
+    request: ApiRequest, caller: Caller, store: EndpointStore, transport: TransportFactory, service_id: str
 ) -> ApiResponse:
     """``POST /tkw/endpoints/{service_id}/ping``: ``GET {url}/metadata`` as the emulator would call it."""
     from tkw.outbound.messages import load_table, target_header
 
-    organisation = requesting_organisation(request)
+    organisation = caller.organisation(request)
     service = _service_id(service_id)
     endpoint = store.get(organisation, service)
     if endpoint is None:

@@ -28,6 +28,8 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tkw import outbound_limits
+from tkw.access import Caller
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest, ApiResponse
 from tkw.outbound.endpoints import (
@@ -47,6 +49,7 @@ from tkw.outbound.messages import (
     nhs_number_of,
     request_facts,
 )
+from tkw.outbound_limits import OutboundCounter, OutboundKind
 from tkw.receiver.builder import PreparedRequest
 from tkw.receiver.checks import judge
 from tkw.receiver.models import CheckResult
@@ -61,7 +64,6 @@ from tkw.reports.model import (
     ResponseLink,
     redact_headers,
 )
-from tkw.reports.service import requesting_organisation
 from tkw.reports.store import ReportStore
 from tkw.scenarios.model import ERROR_STATUS
 from tkw.settings import Settings, get_settings
@@ -140,6 +142,8 @@ class OutboundServices:
     claims: SendClaims
     queue: ResponseQueue
     reports: ReportStore
+    # Hourly budget of asynchronous responses per organisation (tkw.outbound_limits).
+    counter: OutboundCounter
     transport: TransportFactory | None = None
     clock: Callable[[], float] = time.time
     sleep: Callable[[float], None] = time.sleep
@@ -166,6 +170,7 @@ def get_outbound_services() -> OutboundServices:
         claims=DynamoSendClaims(settings.table_name),
         queue=SqsResponseQueue(settings.responses_queue_url),
         reports=services.reports,
+        counter=services.outbound,
     )
 
 
@@ -443,6 +448,19 @@ def _deliver_claimed(step: SendStep, services: OutboundServices, now: float) -> 
     )
     facts = request_facts(step.request_bundle, step.request_headers)
     endpoint = endpoint_for(services.endpoints, step.organisation, facts.sender_service)
+    if endpoint is not None and step.origin != "on-demand":  # on-demand ones were counted when ordered
+        try:
+            _admit(step.organisation, services, now)
+        except BarsError as err:
+            link = ResponseLink(
+                kind=step.kind,
+                title=_title(step.kind),
+                step=step.step,
+                status="not-sent",
+                summary="not sent: " + " ".join(issue.diagnostics for issue in err.issues),
+            )
+            _link_quietly(link, step, services)
+            return link
     delivery = _send(message, endpoint, services) if endpoint else Delivery(message, None, None)
     record = _record(delivery, step, _findings(delivery, step), services.clock())
     _save(services.reports, record)
@@ -455,6 +473,11 @@ def _save(store: ReportStore, record: ReportRecord) -> None:
     """Store one report (keyed by its id: a re-save replaces it; the HTML is rendered on read)."""
     if store.save_all([record]):
         raise RuntimeError(f"storing report {record.id} failed")
+
+
+def _admit(organisation: str, services: OutboundServices, now: float) -> None:
+    """Count one asynchronous response for ``organisation``; 429 once its hourly budget is spent."""
+    outbound_limits.admit(services.counter, organisation, OutboundKind.ASYNC_RESPONSE, services.settings, now)
 
 
 def _link_quietly(link: ResponseLink, step: SendStep, services: OutboundServices) -> None:
@@ -517,9 +540,9 @@ def _first_values(headers: Mapping[str, list[str]]) -> dict[str, str]:
     return {name: values[0] for name, values in headers.items() if values}
 
 
-def request_response(request: ApiRequest, services: OutboundServices | None = None) -> ApiResponse:
+def request_response(request: ApiRequest, caller: Caller, services: OutboundServices | None = None) -> ApiResponse:
     """``POST /tkw/responses``: send one response of ``kind`` to an earlier request, now (queued)."""
-    organisation = requesting_organisation(request)
+    organisation = caller.organisation(request)
     order = _order(request)
     from tkw.services import get_services
 
@@ -558,6 +581,7 @@ def request_response(request: ApiRequest, services: OutboundServices | None = No
         request_bundle=bundle,
         request_headers=_kept_headers(_first_values(record.exchange.request_headers)),
     )
+    _admit(organisation, services, services.clock())
     services.queue.send(step.model_dump(mode="json"), 0)
     location = f"/tkw/reports/{step.report_id}"
     body = {

@@ -20,8 +20,11 @@ from typing import Any, Protocol
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
+from tkw import outbound_limits
+from tkw.access import Caller
 from tkw.fhir.outcome import BarsError, Issue
 from tkw.http import ApiRequest, ApiResponse
+from tkw.outbound_limits import OutboundCounter, OutboundKind
 from tkw.receiver import run_reports
 from tkw.receiver.models import (
     FINISHED,
@@ -37,7 +40,7 @@ from tkw.receiver.runner import RunConfig, SuiteRun
 from tkw.receiver.safety import AddressGuard, EndpointRefused, check_endpoint
 from tkw.receiver.suite import APPLICATION_IDS, SUITE_KINDS, Suite, load_suite
 from tkw.receiver.transport import HttpTransport, TlsOptions, Transport, ssl_context
-from tkw.reports.service import report_organisation
+from tkw.reports.model import UNIDENTIFIED_ORGANISATION
 from tkw.settings import Settings, get_settings
 
 logger = Logger(child=True)
@@ -99,6 +102,7 @@ class ReceiverServices:
     store: RunStore
     queue: RunQueue
     reports: ReportStore
+    outbound: OutboundCounter
     clock: Callable[[], float] = time.time
     transport: TransportFactory = http_transport
     suite: Suite = field(default_factory=load_suite)
@@ -120,6 +124,7 @@ class ReceiverServices:
 
 @lru_cache(maxsize=1)
 def get_receiver_services() -> ReceiverServices:
+    from tkw.adapters.outbound_counter import DynamoOutboundCounter
     from tkw.adapters.receiver_store import DynamoRunStore, S3ReportStore, SqsRunQueue
 
     settings = get_settings()
@@ -128,6 +133,7 @@ def get_receiver_services() -> ReceiverServices:
         store=DynamoRunStore(settings.table_name),
         queue=SqsRunQueue(settings.receiver_runs_queue_url),
         reports=S3ReportStore(settings.reports_bucket),
+        outbound=DynamoOutboundCounter(settings.table_name),
     )
 
 
@@ -149,9 +155,15 @@ def _not_found(message: str) -> ApiResponse:
     return BarsError.of(404, "REC_NOT_FOUND", "not-found", message).to_response()
 
 
-def start_run(request: ApiRequest, services: ReceiverServices | None = None) -> ApiResponse:
+def _organisation(request: ApiRequest, caller: Caller) -> str:
+    # Sandbox runs without the header are kept together under "unidentified", as reports are.
+    return caller.organisation(request, when_absent=UNIDENTIFIED_ORGANISATION)
+
+
+def start_run(request: ApiRequest, caller: Caller, services: ReceiverServices | None = None) -> ApiResponse:
     """``POST /tkw/receiver-runs``: validate, store, queue; 202 with the run id."""
     services = services or get_receiver_services()
+    organisation = _organisation(request, caller)
     try:
         data = json.loads(request.body or b"")
     except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python recurses
@@ -191,10 +203,12 @@ def start_run(request: ApiRequest, services: ReceiverServices | None = None) -> 
             )
 
     now = services.clock()
+    # Counted once the run is known to be sendable, before anything is stored or queued.
+    outbound_limits.admit(services.outbound, organisation, OutboundKind.RECEIVER_RUN, services.settings, now)
     record = RunRecord(
         run_id=str(uuid.uuid4()),
         status="queued",
-        organisation=report_organisation(request),
+        organisation=organisation,
         endpoint=options.endpoint,
         target_identifier=options.target_identifier,
         tests=[t.id for t in tests],
@@ -265,27 +279,34 @@ def run_view(record: RunRecord, results: list[TestResult], services: ReceiverSer
     return view
 
 
-def get_run(request: ApiRequest, run_id: str, services: ReceiverServices | None = None) -> ApiResponse:
+def get_run(request: ApiRequest, caller: Caller, run_id: str, services: ReceiverServices | None = None) -> ApiResponse:
     """``GET /tkw/receiver-runs/{run_id}``: status, per-test results so far, report links when done."""
     services = services or get_receiver_services()
     normal = _run_id(run_id)
     if normal is None:
         return _bad_request(f"{run_id!r} is not a run id (a UUID).", [{"field": "run_id", "message": "not a UUID"}])
+    missing = _not_found(f"No receiver run {normal} (runs are kept {services.settings.report_retention_days} days).")
+    try:
+        organisation = _organisation(request, caller)
+    except BarsError as err:
+        if err.status == 404:  # an organisation the caller is not bound to: as if the run did not exist
+            return missing
+        raise
     found = services.store.get(normal, services.clock())
     # Another organisation's run is "not found", never "forbidden": its existence is not confirmed.
-    if found is None or found[0].organisation != report_organisation(request):
-        return _not_found(f"No receiver run {normal} (runs are kept {services.settings.report_retention_days} days).")
+    if found is None or found[0].organisation != organisation:
+        return missing
     record, results = found
     return _json(200, run_view(record, results, services))
 
 
-def list_runs(request: ApiRequest, services: ReceiverServices | None = None) -> ApiResponse:
+def list_runs(request: ApiRequest, caller: Caller, services: ReceiverServices | None = None) -> ApiResponse:
     """``GET /tkw/receiver-runs[?limit=n]``: recent runs, newest first."""
     services = services or get_receiver_services()
     raw = request.param("limit") or "20"
     if not raw.isdigit() or not 1 <= int(raw) <= 100:
         return _bad_request("limit must be a whole number from 1 to 100.", [{"field": "limit", "message": "1..100"}])
-    runs = services.store.recent(report_organisation(request), int(raw), services.clock())
+    runs = services.store.recent(_organisation(request, caller), int(raw), services.clock())
     return _json(
         200,
         {

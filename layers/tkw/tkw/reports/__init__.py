@@ -9,7 +9,7 @@ the report worker (:mod:`tkw.reports.production`) builds its record and stores i
 from tkw.reports.html import render_index, render_report
 from tkw.reports.job import ReportJob, new_report_id
 from tkw.reports.model import UNIDENTIFIED_ORGANISATION, ExchangeRecord, ReportRecord, build_report
-from tkw.reports.service import report_organisation, requesting_organisation, save_report
+from tkw.reports.service import report_organisation, save_report
 from tkw.reports.store import ReportPage, ReportQuery, ReportStore, ReportSummary, ZipPackage
 
 __all__ = [
@@ -27,6 +27,5 @@ __all__ = [
     "render_index",
     "render_report",
     "report_organisation",
-    "requesting_organisation",
     "save_report",
 ]

@@ -13,9 +13,10 @@ POST     /tkw/reports/download        :func:`download_zip` (``{"ids": [...]}`` o
                                       → 201 with a presigned ``url`` of a zip)
 =======  ===========================  ===================================================================
 
-The caller's organisation comes from ``NHSD-End-User-Organisation``, exactly as on BaRS requests.
-One organisation never sees another's reports: an id it does not own is 404, never 403, so ids
-of other organisations cannot even be confirmed to exist.
+The caller's organisation comes from ``NHSD-End-User-Organisation``, exactly as on BaRS requests,
+through :class:`tkw.access.Caller` (in int mode: only the organisations the application is bound to).
+One organisation never sees another's reports: an id it does not own, or an organisation the caller
+is not bound to, is the same 404 as a report that does not exist, never 403.
 """
 
 from __future__ import annotations
@@ -27,13 +28,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from tkw.access import Caller
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest, ApiResponse
 from tkw.reports.handoff import ReportHandoff
 from tkw.reports.html import render_report
 from tkw.reports.job import issued_at
 from tkw.reports.model import Direction
-from tkw.reports.service import requesting_organisation
 from tkw.reports.store import (
     MAX_PAGE_SIZE,
     MAX_ZIP_REPORTS,
@@ -54,14 +55,18 @@ VERDICTS: dict[str, Verdict] = {"pass": "pass", "fail": "fail", "warnings": "war
 DIRECTIONS: dict[str, Direction] = {"inbound": "inbound", "outbound": "outbound"}
 
 
-def _bad_request(message: str, code: str = "value", parameter: str | None = None) -> BarsError:
+def bad_request(message: str, code: str = "value", parameter: str | None = None) -> BarsError:
     return BarsError.of(400, "REC_BAD_REQUEST", code, message, expression=parameter)
 
 
-def _not_found(report_id: str) -> BarsError:
+def report_not_found(report_id: str) -> BarsError:
     return BarsError.of(
         404, "REC_NOT_FOUND", "not-found", f"No report {report_id[:80]!r} exists for your organisation."
     )
+
+
+def _none_found() -> BarsError:
+    return BarsError.of(404, "REC_NOT_FOUND", "not-found", "None of the requested reports exist for your organisation.")
 
 
 # A report id issued this recently that is not stored yet is still being produced ("pending"),
@@ -116,7 +121,7 @@ def _parse_time(value: str, name: str, *, end_of_day: bool) -> datetime:
             return start + timedelta(days=1, microseconds=-1) if end_of_day else start
         moment = datetime.fromisoformat(text.replace(" ", "+"))  # an unencoded "+" arrives as a space
     except ValueError:
-        raise _bad_request(
+        raise bad_request(
             f"{name} {value[:40]!r} is not an ISO 8601 date or date-time (e.g. 2026-01-31 or 2026-01-31T09:00:00Z).",
             parameter=name,
         ) from None
@@ -127,7 +132,7 @@ def _time_window(values: dict[str, Any]) -> tuple[datetime | None, datetime | No
     since = _parse_time(str(values["since"]), "since", end_of_day=False) if values.get("since") else None
     until = _parse_time(str(values["until"]), "until", end_of_day=True) if values.get("until") else None
     if since and until and since > until:
-        raise _bad_request("since is after until: the window is empty.", parameter="since")
+        raise bad_request("since is after until: the window is empty.", parameter="since")
     return since, until
 
 
@@ -136,15 +141,15 @@ def _query_from(request: ApiRequest) -> ReportQuery:
     since, until = _time_window(params)
     verdict = params["verdict"]
     if verdict is not None and verdict not in VERDICTS:
-        raise _bad_request(f"verdict must be one of {', '.join(VERDICTS)}.", parameter="verdict")
+        raise bad_request(f"verdict must be one of {', '.join(VERDICTS)}.", parameter="verdict")
     direction = request.param("direction")
     if direction is not None and direction not in DIRECTIONS:
-        raise _bad_request(f"direction must be one of {', '.join(DIRECTIONS)}.", parameter="direction")
+        raise bad_request(f"direction must be one of {', '.join(DIRECTIONS)}.", parameter="direction")
     limit_text = params["limit"]
     limit = 50
     if limit_text is not None:
         if not limit_text.isdigit() or not 1 <= int(limit_text) <= MAX_PAGE_SIZE:
-            raise _bad_request(f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}.", parameter="limit")
+            raise bad_request(f"limit must be a whole number from 1 to {MAX_PAGE_SIZE}.", parameter="limit")
         limit = int(limit_text)
     return ReportQuery(
         since=since,
@@ -163,7 +168,11 @@ def _links(request: ApiRequest, summary: ReportSummary) -> dict[str, str]:
 
 
 def list_reports(
-    request: ApiRequest, store: ReportStore, now: float | None = None, handoff: ReportHandoff | None = None
+    request: ApiRequest,
+    caller: Caller,
+    store: ReportStore,
+    now: float | None = None,
+    handoff: ReportHandoff | None = None,
 ) -> ApiResponse:
     """GET /tkw/reports: this organisation's reports, newest first, filtered and paged.
 
@@ -173,12 +182,12 @@ def list_reports(
     if handoff is not None:
         handoff.settle(READ_WAIT_SECONDS)
 
-    ods = requesting_organisation(request)
+    ods = caller.organisation(request)
     query = _query_from(request)
     try:
         page = store.list_reports(ods, query, _now(now))
     except InvalidPageToken as err:
-        raise _bad_request(f"page_token: {err}.", parameter="page_token") from None
+        raise bad_request(f"page_token: {err}.", parameter="page_token") from None
     body: dict[str, Any] = {
         "organisation": ods,
         "count": len(page.reports),
@@ -203,21 +212,22 @@ def _wants_html(request: ApiRequest) -> bool:
 
 def get_report(
     request: ApiRequest,
+    caller: Caller,
     store: ReportStore,
     report_id: str | None = None,
     now: float | None = None,
     handoff: ReportHandoff | None = None,
 ) -> ApiResponse:
     """GET /tkw/reports/{id}: the JSON record, or the HTML report for ``Accept: text/html``."""
-    ods = requesting_organisation(request)
     wanted = _report_id(request, report_id)
+    ods = caller.organisation(request, not_found=report_not_found(wanted))
     record = store.get(ods, wanted, _now(now)) if wanted else None
     if record is None and _in_production(wanted, _now(now)):
         if handoff is None or not handoff.wait_for(wanted, READ_WAIT_SECONDS):
             return _pending(wanted)
         record = store.get(ods, wanted, _now(now))
     if record is None:
-        raise _not_found(wanted)
+        raise report_not_found(wanted)
     if _wants_html(request):
         return ApiResponse(200, render_report(record), content_type=HTML, headers=dict(NO_STORE))
     return ApiResponse(200, record.model_dump(mode="json"), content_type=JSON, headers=dict(NO_STORE))
@@ -225,6 +235,7 @@ def get_report(
 
 def download_report(
     request: ApiRequest,
+    caller: Caller,
     store: ReportStore,
     report_id: str | None = None,
     now: float | None = None,
@@ -235,21 +246,21 @@ def download_report(
     ``?link=json`` answers 200 with the link in a JSON body instead, for the portal.
     """
 
-    ods = requesting_organisation(request)
     wanted = _report_id(request, report_id)
+    ods = caller.organisation(request, not_found=report_not_found(wanted))
     fmt = (request.param("format") or "html").lower()
     if fmt not in ("html", "json"):
-        raise _bad_request("format must be html or json.", parameter="format")
+        raise bad_request("format must be html or json.", parameter="format")
     link = (request.param("link") or "").lower()
     if link not in ("", "json"):
-        raise _bad_request("link must be json (or left out for a 302 redirect).", parameter="link")
+        raise bad_request("link must be json (or left out for a 302 redirect).", parameter="link")
     url = store.link(ods, wanted, "json" if fmt == "json" else "html", _now(now)) if wanted else None
     if url is None and _in_production(wanted, _now(now)):
         if handoff is None or not handoff.wait_for(wanted, READ_WAIT_SECONDS):
             return _pending(wanted)
         url = store.link(ods, wanted, "json" if fmt == "json" else "html", _now(now))
     if url is None:
-        raise _not_found(wanted)
+        raise report_not_found(wanted)
     if link == "json":
         # For pages that cannot read a redirect's Location (fetch hides it): the link as JSON.
         body = {"id": wanted, "format": fmt, "url": url, "expires_in": store.link_expiry_seconds}
@@ -263,7 +274,7 @@ def _zip_request(request: ApiRequest) -> dict[str, Any]:
     except (ValueError, RecursionError):
         data = None
     if not isinstance(data, dict):
-        raise _bad_request(
+        raise bad_request(
             'The body must be a JSON object: {"ids": ["<report id>", ...]} or {"since": "...", "until": "..."}.',
             code="invalid",
         )
@@ -271,33 +282,35 @@ def _zip_request(request: ApiRequest) -> dict[str, Any]:
 
 
 def download_zip(
-    request: ApiRequest, store: ReportStore, now: float | None = None, handoff: ReportHandoff | None = None
+    request: ApiRequest,
+    caller: Caller,
+    store: ReportStore,
+    now: float | None = None,
+    handoff: ReportHandoff | None = None,
 ) -> ApiResponse:
     """POST /tkw/reports/download: zip the chosen reports and answer 201 with a presigned ``url``."""
     if handoff is not None:
         handoff.settle(READ_WAIT_SECONDS)
 
-    ods = requesting_organisation(request)
+    ods = caller.organisation(request, not_found=_none_found())
     data = _zip_request(request)
     moment = _now(now)
     ids = data.get("ids")
     if ids is not None:
         if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
-            raise _bad_request("ids must be a non-empty list of report ids.", parameter="ids")
+            raise bad_request("ids must be a non-empty list of report ids.", parameter="ids")
         if len(ids) > MAX_ZIP_REPORTS:
-            raise _bad_request(f"A zip holds at most {MAX_ZIP_REPORTS} reports.", parameter="ids")
+            raise bad_request(f"A zip holds at most {MAX_ZIP_REPORTS} reports.", parameter="ids")
         wanted: list[str] = ids
     elif data.get("since") or data.get("until"):
         wanted = _ids_in_window(store, ods, data, moment)
     else:
-        raise _bad_request(
+        raise bad_request(
             'Say which reports to zip: {"ids": [...]} or {"since": "...", "until": "..."}.', code="required"
         )
     package = store.package(ods, wanted, moment) if wanted else None
     if package is None:
-        raise BarsError.of(
-            404, "REC_NOT_FOUND", "not-found", "None of the requested reports exist for your organisation."
-        )
+        raise _none_found()
     body = {
         "id": package.id,
         "url": package.url,
@@ -314,7 +327,7 @@ def _ids_in_window(store: ReportStore, ods: str, data: dict[str, Any], now: floa
     try:
         query = ReportQuery(since=since, until=until, limit=MAX_PAGE_SIZE)
     except ValidationError:
-        raise _bad_request("since/until are not valid times.") from None
+        raise bad_request("since/until are not valid times.") from None
     ids: list[str] = []
     while len(ids) < MAX_ZIP_REPORTS:
         page = store.list_reports(ods, query, now)

@@ -24,6 +24,7 @@
   var state = {
     ods: null,
     token: readStore(sessionStorage, STORE_TOKEN),
+    bound: null, // int mode: the ODS codes the token's application acts for (null: any)
     generation: 0, // bumped when the organisation changes: late answers for the old one are dropped
     tab: "reports",
     reports: [],
@@ -252,9 +253,14 @@
   function setOrganisation(raw) {
     var ods = String(raw || "").trim().toUpperCase();
     var input = $("ods");
-    if (!ODS_PATTERN.test(ods)) {
+    var problem = !ODS_PATTERN.test(ods)
+      ? "Enter an ODS code: letters and digits (and '-'), up to 16 characters, e.g. A1001."
+      : (state.bound && state.bound.indexOf(ods) < 0
+        ? "Your application acts only for " + state.bound.join(", ") + ": choose one of these."
+        : null);
+    if (problem) {
       input.setAttribute("aria-invalid", "true");
-      $("ods-error").textContent = "Enter an ODS code: letters and digits (and '-'), up to 16 characters, e.g. A1001.";
+      $("ods-error").textContent = problem;
       $("ods-error").hidden = false;
       input.focus();
       return;
@@ -288,7 +294,27 @@
     $("token-panel").hidden = true;
     state.loaded = {};
     say("Token set.");
-    if (state.ods) { loadTab(state.tab); }
+    guard(loadOrganisations().then(function () { if (state.ods) { loadTab(state.tab); } }), "Reading your organisations");
+  }
+
+  /* int mode: a token sees only its application's organisations; offer exactly those. */
+  function loadOrganisations() {
+    return api("GET", "/tkw/organisations").then(function (got) {
+      var codes = got.data && got.data.ods_codes;
+      state.bound = Array.isArray(codes) ? codes : null;
+      var options = $("ods-options");
+      clear(options);
+      (state.bound || []).forEach(function (code) { options.appendChild(el("option", { value: code })); });
+      $("ods-hint").textContent = state.bound
+        ? "Your application acts for " + state.bound.join(", ") + ". Sent as NHSD-End-User-Organisation on every call."
+        : "Sent as NHSD-End-User-Organisation on every call. Kept in this browser.";
+      if (state.bound && state.bound.indexOf(state.ods) < 0) {
+        clearShown();
+        state.ods = null;
+        $("ods").value = state.bound[0];
+        setOrganisation(state.bound[0]);
+      }
+    });
   }
 
   // -- tabs --------------------------------------------------------------------------------------
@@ -431,7 +457,10 @@
         el("button", { type: "button", className: "link open", text: "Open", "aria-label": "Open report of " + when + " " + label,
           onclick: function () { guard(openReport(r), "Opening the report"); } }),
         el("button", { type: "button", className: "link share", text: "Copy link", "aria-label": "Copy a shareable link to the report of " + when + " " + label,
-          onclick: function () { guard(shareReport(r), "Making a link"); } })
+          onclick: function () { guard(shareReport(r), "Making a link"); } }),
+        el("button", { type: "button", className: "link assurance", text: "Share with assurance",
+          "aria-label": "Make a link for assurance, valid for days, to the report of " + when + " " + label,
+          onclick: function () { guard(shareWithAssurance(r), "Sharing with assurance"); } })
       ])
     ]);
     return tr;
@@ -512,6 +541,20 @@
       input.value = data.url;
       $("share-id").textContent = r.id;
       $("share-expiry").textContent = Math.max(1, Math.round((data.expires_in || 900) / 60)) + " minutes";
+      $("share-result").hidden = false;
+      return copyLink();
+    });
+  }
+
+  /* A link that works for days without a token (ShareLinkDays), listed and withdrawable via /tkw/shares. */
+  function shareWithAssurance(r) {
+    say("Making a link for assurance…");
+    return api("POST", "/tkw/reports/" + encodeURIComponent(r.id) + "/share", { body: {} }).then(function (got) {
+      var data = got.data;
+      $("share-link").value = data.url;
+      $("share-id").textContent = r.id;
+      $("share-expiry").textContent = "until " + String(data.expires_at).replace("T", " ").replace(/\.\d+/, "").replace("Z", " UTC") +
+        "; anyone with the link can open it";
       $("share-result").hidden = false;
       return copyLink();
     });
@@ -968,6 +1011,7 @@
     var tab = location.hash.replace("#", "");
     state.tab = TABS.indexOf(tab) >= 0 ? tab : "reports";
     var saved = readStore(localStorage, STORE_ODS);
+    if (state.token) { guard(loadOrganisations(), "Reading your organisations"); }
     if (saved && ODS_PATTERN.test(saved)) {
       $("ods").value = saved;
       setOrganisation(saved);
