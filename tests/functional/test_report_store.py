@@ -243,12 +243,12 @@ def test_a_record_lives_in_its_item_and_s3_objects_are_made_on_first_read() -> N
     items = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
     listing = next(i for i in items if i["pk"]["S"] == "REPORTS#A1001")
     assert listing["sk"]["S"] == f"2026-01-31T09:30:00.000000Z#{record.id}"
-    assert listing["organisation"]["S"] == "A1001"
-    assert listing["time"]["S"] == "2026-01-31T09:30:00.000000Z"
     assert listing["verdict"]["S"] == record.verdict
     assert listing["correlation_id"]["S"] == record.correlation_id
-    assert listing["scenario"]["S"] == "booking-new"
-    assert listing["s3_key"]["S"] == f"reports/A1001/2026/01/31/{record.id}.json"
+    assert "direction" not in listing  # inbound
+    summary = json.loads(listing["summary"]["S"])
+    assert (summary["id"], summary["organisation"]) == (record.id, "A1001")
+    assert (summary["time"], summary["scenario"]) == ("2026-01-31T09:30:00.000000Z", "booking-new")
     assert int(listing["expires_at"]["N"]) == int(DAY.timestamp()) + 30 * 86400
     by_id = next(i for i in items if i["pk"]["S"] == f"REPORT#A1001#{record.id}")
     assert by_id["sk"]["S"] == "REPORT"
@@ -283,6 +283,58 @@ def test_a_record_lives_in_its_item_and_s3_objects_are_made_on_first_read() -> N
         TableName=TABLE, Key={"pk": {"S": "REQID#A1001"}, "sk": {"S": "5d9a3c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c"}}
     )["Item"]
     assert int(claim["expires_at"]["N"]) == int(NOW) + 86400
+
+
+@pytest.mark.usefixtures("mocked")
+def test_reports_stored_before_records_lived_in_items_still_read() -> None:
+    """Items as the previous version wrote them (a deployed table keeps them 30 days): the record
+    in S3, the listing one attribute per field."""
+    record = booking_report(time=DAY)
+    json_key, html_key = (f"reports/A1001/2026/01/31/{record.id}.{fmt}" for fmt in ("json", "html"))
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=json_key, Body=record.to_json().encode())
+    expires_at = {"N": str(int(DAY.timestamp()) + 30 * 86400)}
+    for item in (
+        {
+            "pk": {"S": "REPORTS#A1001"},
+            "sk": {"S": f"2026-01-31T09:30:00.000000Z#{record.id}"},
+            "report_id": {"S": record.id},
+            "organisation": {"S": "A1001"},
+            "time": {"S": "2026-01-31T09:30:00.000000Z"},
+            "verdict": {"S": record.verdict},
+            "errors": {"N": "0"},
+            "warnings": {"N": "1"},
+            "status": {"N": "200"},
+            "method": {"S": "POST"},
+            "scenario": {"S": "booking-new"},
+            "s3_key": {"S": json_key},
+            "expires_at": expires_at,
+        },
+        {
+            "pk": {"S": f"REPORT#A1001#{record.id}"},
+            "sk": {"S": "REPORT"},
+            "report_id": {"S": record.id},
+            "time": {"S": "2026-01-31T09:30:00.000000Z"},
+            "s3_key": {"S": json_key},
+            "html_key": {"S": html_key},
+            "expires_at": expires_at,
+        },
+    ):
+        boto3.client("dynamodb").put_item(TableName=TABLE, Item=item)
+    store = S3ReportStore(TABLE, BUCKET)
+    (listed,) = store.list_reports("A1001", ReportQuery(), NOW).reports
+    assert (listed.id, listed.verdict, listed.status, listed.scenario, listed.warnings) == (
+        record.id,
+        record.verdict,
+        200,
+        "booking-new",
+        1,
+    )
+    assert store.get("A1001", record.id, NOW) == record
+    assert store.link("A1001", record.id, "json", NOW) is not None
+    assert store.link("A1001", record.id, "html", NOW) is not None
+    assert s3_keys() == {json_key, html_key}
+    package = store.package("A1001", [record.id], NOW)
+    assert package is not None and package.report_ids == [record.id]
 
 
 @pytest.mark.usefixtures("mocked")
@@ -322,7 +374,7 @@ class Throttled:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.real, name)
 
-    def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:  # noqa: N803
+    def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
         self.calls += 1
         ((table, writes),) = RequestItems.items()
         if self.times == 0:

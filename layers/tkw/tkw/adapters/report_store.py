@@ -7,8 +7,9 @@ worker's path unless a record is too large for an item.
 DynamoDB (the one table; ``expires_at`` is the TTL attribute, and every read also treats
 ``expires_at <= now`` as gone because TTL deletion is lazy):
 
-* listing: ``pk=REPORTS#{ods}``, ``sk={UTC time}#{id}`` with organisation, time, verdict,
-  correlation_id, scenario, s3_key and the other summary fields;
+* listing: ``pk=REPORTS#{ods}``, ``sk={UTC time}#{id}`` with report_id, what listings filter on
+  (verdict, correlation_id, direction when outbound) and ``summary``, the listing's JSON
+  (:class:`~tkw.reports.store.ReportSummary`; older items have one attribute per field);
 * lookup by id: ``pk=REPORT#{ods}#{id}``, ``sk=REPORT`` (scoped to the ODS code, so another
   organisation's id is simply not found) with ``record``, the record's JSON zlib-compressed (Binary),
   when that is at most 300 KB (an item holds 400 KB); ``s3_key``/``html_key``, where its objects
@@ -82,6 +83,7 @@ _CONTENT_TYPES: dict[str, str] = {"json": "application/json", "html": "text/html
 
 logger = logging.getLogger(__name__)
 _GONE = frozenset({"NoSuchKey", "404", "AccessDenied", "403"})
+# Listing items written before the summary became one JSON attribute had these attributes.
 _SUMMARY_ATTRIBUTES = (
     "method",
     "path",
@@ -282,24 +284,20 @@ class S3ReportStore:
         html_key = report_key(ods, record.id, record.time, "html")
         expires_at = math.floor(record.time.timestamp()) + self.retention_seconds
         summary = summary_of(record)
+        # What a listing filters on stays in attributes; the rest of the summary is one JSON
+        # attribute (an item's write cost grows with its number of attributes).
         list_item: dict[str, Any] = {
             "pk": _s(LIST_PK.format(ods=ods)),
             "sk": _s(f"{summary.time}#{record.id}"),
             "report_id": _s(record.id),
-            "organisation": _s(ods),
-            "time": _s(summary.time),
             "verdict": _s(record.verdict),
-            "errors": _n(summary.errors),
-            "warnings": _n(summary.warnings),
-            "s3_key": _s(json_key),
+            "summary": _s(summary.model_dump_json(exclude_defaults=True)),
             "expires_at": _n(expires_at),
         }
-        if summary.status is not None:
-            list_item["status"] = _n(summary.status)
-        for name in _SUMMARY_ATTRIBUTES:
-            value = getattr(summary, name)
-            if value:
-                list_item[name] = _s(str(value))
+        if summary.correlation_id:
+            list_item["correlation_id"] = _s(summary.correlation_id)
+        if summary.direction != "inbound":
+            list_item["direction"] = _s(summary.direction)
         id_item: dict[str, Any] = {
             "pk": _s(ID_PK.format(ods=ods, id=record.id)),
             "sk": _s(ID_SK),
@@ -507,6 +505,9 @@ def _is_key_part(value: str) -> bool:
 
 def _summary_from_item(item: dict[str, Any]) -> ReportSummary | None:
     try:
+        if "summary" in item:
+            return ReportSummary.model_validate_json(item["summary"]["S"])
+        # Written before summaries were one attribute: one attribute per field.
         fields: dict[str, Any] = {
             "id": item["report_id"]["S"],
             "time": item["time"]["S"],
