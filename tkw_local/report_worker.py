@@ -19,9 +19,11 @@ from __future__ import annotations
 import contextlib
 import gc
 import logging
-import multiprocessing
 import os
 import queue
+import socket
+import subprocess
+import sys
 import threading
 import time
 from multiprocessing.connection import Connection
@@ -40,6 +42,7 @@ RETRIES = 3
 # Reports still to be produced before senders wait: about three seconds of the worker's work, so a
 # report is readable within seconds of its answer even after a burst (REPORT_BACKLOG overrides).
 DEFAULT_BACKLOG = 1000
+MAX_RESTARTS = 5
 
 
 class WorkerProcessHandoff:
@@ -53,6 +56,8 @@ class WorkerProcessHandoff:
         self._changed = threading.Condition()
         self._outbox: queue.SimpleQueue[tuple[str, str] | None] = queue.SimpleQueue()
         self._closed = False
+        self._send_lock = threading.Lock()
+        self._restarts = 0
         self._start_worker()
         threading.Thread(target=self._send_loop, name="tkw-report-handoff", daemon=True).start()
 
@@ -97,24 +102,28 @@ class WorkerProcessHandoff:
             self._changed.notify_all()
         self._outbox.put(None)
         self._process.terminate()
-        self._process.join(timeout=5)
+        try:
+            self._process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
 
     # -- the worker process ------------------------------------------------------------------------
 
     def _start_worker(self) -> None:
-        context = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or mocks inherited
-        ours, theirs = context.Pipe()
-        self._conn = ours
-        self._send_lock = threading.Lock()
-        self._process = context.Process(
-            target=run_worker,
-            args=(theirs, str(self._template_path), self._env),
-            name="tkw-report-worker",
-            daemon=True,
+        # A fresh interpreter (not a fork: no threads, locks or in-process mocks inherited), talking
+        # over a socket pair with multiprocessing's framing.
+        ours, theirs = socket.socketpair()
+        root = self._template_path.resolve().parent
+        env = {**self._env, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), self._env.get("PYTHONPATH")]))}
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "tkw_local.report_worker", str(theirs.fileno()), str(self._template_path)],
+            cwd=root,
+            env=env,
+            pass_fds=(theirs.fileno(),),
         )
-        self._process.start()
         theirs.close()
-        threading.Thread(target=self._receive_loop, args=(ours,), name="tkw-report-acks", daemon=True).start()
+        self._conn = Connection(ours.detach())
+        threading.Thread(target=self._receive_loop, args=(self._conn,), name="tkw-report-acks", daemon=True).start()
 
     def _send_loop(self) -> None:
         while (item := self._outbox.get()) is not None:
@@ -139,6 +148,14 @@ class WorkerProcessHandoff:
                 log.error("Reports not produced after %d attempts: %s", RETRIES + 1, abandoned)
         if self._closed:
             return
+        self._restarts += 1
+        if self._restarts > MAX_RESTARTS:
+            log.error("The report worker keeps stopping; %d reports are not produced", self.backlog)
+            with self._changed:  # senders must not wait for a worker that will not come back
+                self._closed = True
+                self._pending.clear()
+                self._changed.notify_all()
+            return
         log.error("The report worker stopped; starting it again with the %d reports outstanding", self.backlog)
         with self._send_lock:
             self._start_worker()
@@ -148,10 +165,9 @@ class WorkerProcessHandoff:
             self._send(item)
 
 
-def run_worker(conn: Connection, template_path: str, env: dict[str, str]) -> None:
+def run_worker(conn: Connection, template_path: str) -> None:
     """The worker process: receive jobs, hand them to the report worker function in batches, and
     say which were stored (or given up on after retries)."""
-    os.environ.update(env)
     # Behind the sender's requests on a shared core: the API process answers first, reports fill
     # the gaps (the backlog bound slows senders down if the gaps are not enough).
     os.nice(10)
@@ -201,3 +217,8 @@ def _produce(function: Any, batch: dict[str, str]) -> tuple[list[str], list[str]
             break
         time.sleep(0.1 * 2**attempt)
     return [rid for rid in batch if rid not in todo], list(todo)
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+    run_worker(Connection(int(sys.argv[1])), sys.argv[2])

@@ -10,6 +10,7 @@ import os
 import re
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -78,6 +79,8 @@ class LocalApi:
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         os.environ["POWERTOOLS_LOG_LEVEL"] = self.env.get("POWERTOOLS_LOG_LEVEL", "WARNING")
+        # With metrics off, Powertools still warns on every invocation that there are none.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         for spec in specs:
             self.functions[spec.logical_id] = load_function(template.root, spec)
             self.routes.extend(spec.routes)
