@@ -38,7 +38,7 @@ from tkw.encoded_headers import TargetIdentifier
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest
 from tkw.message_kinds import MessageKind
-from tkw.outbound.messages import ResponseKind, Trigger, build_response
+from tkw.outbound.messages import ON_DEMAND_KINDS, ResponseKind, Trigger, build_response, nhs_number_of
 from tkw.outbound.messages import load_table as load_responses
 from tkw.profiles import validate_body
 from tkw.routes import BARS_ROUTES, Operation
@@ -237,7 +237,8 @@ RESPONSES = load_responses()
 # The sender's validation request the outbound tests use (VALREQ03: 999 to CAS, the Response rows'
 # Application); every on-demand kind is also built for every other Application's request (IG examples).
 TRIGGER_REQUEST = "VALREQ03"
-REQUEST_HEADERS = {"X-Correlation-Id": "d4e5f6a7-0000-4000-8000-000000000001"}
+# The request headers the worker keeps (``service._kept_headers``).
+REQUEST_HEADERS = {"x-correlation-id": "d4e5f6a7-0000-4000-8000-000000000001"}
 TRIGGER_STEPS = [(t, n, kind) for t in RESPONSES.triggers for n, kind in enumerate(t.steps)]
 # The request messages of the live IG and of the IG (the docs' curl sends the IG's VALREQ01).
 REQUESTS = sorted(p for folder in (LIVE_IG_EXAMPLES, IG_EXAMPLES) for p in folder.glob("*REQ*.json"))
@@ -286,6 +287,7 @@ def _assert_follows_its_ig_example(kind: ResponseKind, bundle: dict[str, Any], r
 def test_every_triggered_response_conforms(trigger: Trigger, step: int, kind: ResponseKind) -> None:
     request = for_patient(live_example(TRIGGER_REQUEST), trigger.nhs_number)
     request["id"] = str(uuid.uuid4())
+    assert RESPONSES.trigger_for(nhs_number_of(request)) == trigger  # the request the row answers
     bundle = _as_the_worker_builds(kind, request, trigger_id=str(uuid.uuid4()))
     assert_valid_fhir(bundle)
     _assert_follows_its_ig_example(kind, bundle, request)
@@ -309,7 +311,7 @@ def test_every_kind_of_response_to_every_applications_request_conforms(kind: Res
 
 def test_every_kind_and_request_is_checked() -> None:
     assert set(RESPONSES.kinds) == set(get_args(ResponseKind)), "a kind responses.yaml does not describe"
-    assert {k for _, _, k in TRIGGER_STEPS} < set(RESPONSES.kinds)  # reject and out-of-area are on demand
+    assert set(ON_DEMAND_KINDS) <= set(RESPONSES.kinds)  # reject and out-of-area are sent on demand only
     assert len({p.parent for p in REQUESTS}) == 2 and len(REQUESTS) >= 18
 
 
