@@ -63,8 +63,11 @@ class Services:
     @cached_property
     def report_handoff(self) -> ReportHandoff:
         """Where the request path hands each exchange for its report (see ``tkw.reports.handoff``)."""
-        from tkw.reports.handoff import InProcessHandoff, QueueHandoff
+        from tkw.reports.handoff import InProcessHandoff, QueueHandoff, host_handoff
 
+        hosted = host_handoff()
+        if hosted is not None:
+            return hosted
         if self.settings.report_handoff == "queue":
             return QueueHandoff(self.settings.reports_queue_url)
         from tkw.reports.production import produce_reports

@@ -56,6 +56,7 @@ from tkw.receiver.models import CheckResult
 from tkw.receiver.safety import AddressGuard
 from tkw.receiver.suite import Expect
 from tkw.receiver.transport import Answer, Transport, TransportError
+from tkw.reports.job import issued_at
 from tkw.reports.model import (
     UNIDENTIFIED_ORGANISATION,
     ExchangeRecord,
@@ -392,11 +393,28 @@ def _link(delivery: Delivery, step: SendStep, record: ReportRecord) -> ResponseL
     )
 
 
+def _trigger_report(step: SendStep, services: OutboundServices) -> ReportRecord | None:
+    """The report of the triggering request; it may still be with the report worker (a response
+    sent without delay can overtake it), so one issued moments ago is waited for, briefly."""
+    from tkw.services import get_services
+
+    trigger = step.trigger_report_id or ""
+    get_services().report_handoff.wait_for(trigger, REPORT_WAIT_SECONDS)  # where produced in-process
+    deadline = time.monotonic() + REPORT_WAIT_SECONDS
+    while True:
+        record = services.reports.get(step.organisation, trigger, services.clock())
+        issued = issued_at(trigger)
+        recent = issued is not None and services.clock() - issued < REPORT_WAIT_SECONDS * 2
+        if record is not None or not recent or time.monotonic() >= deadline:
+            return record
+        time.sleep(0.5)  # produced by another function (deployed): poll until it is stored
+
+
 def _update_trigger_report(link: ResponseLink, step: SendStep, services: OutboundServices) -> None:
     """Link the outbound report from the report of the request that triggered it."""
     if not step.trigger_report_id:
         return
-    record = services.reports.get(step.organisation, step.trigger_report_id, services.clock())
+    record = _trigger_report(step, services)
     if record is None:
         logger.info("Triggering report not found; not linked", extra={"report_id": step.trigger_report_id})
         return
