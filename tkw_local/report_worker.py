@@ -115,7 +115,7 @@ class WorkerProcessHandoff:
         ours, theirs = socket.socketpair()
         root = self._template_path.resolve().parent
         env = {**self._env, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), self._env.get("PYTHONPATH")]))}
-        self._process = subprocess.Popen(
+        self._process = subprocess.Popen(  # noqa: S603 - our own module, our own interpreter
             [sys.executable, "-m", "tkw_local.report_worker", str(theirs.fileno()), str(self._template_path)],
             cwd=root,
             env=env,

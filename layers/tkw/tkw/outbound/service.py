@@ -22,8 +22,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -67,7 +66,10 @@ from tkw.reports.model import (
 )
 from tkw.reports.store import ReportStore
 from tkw.scenarios.model import ERROR_STATUS
-from tkw.settings import Settings, get_settings
+from tkw.settings import Settings
+
+if TYPE_CHECKING:
+    from tkw.services import Services
 from tkw.validation.findings import Finding, verdict_of
 
 logger = Logger(child=True)
@@ -158,20 +160,25 @@ class OutboundServices:
         return factory(endpoint)
 
 
-@lru_cache(maxsize=1)
 def get_outbound_services() -> OutboundServices:
-    from tkw.adapters.outbound_store import DynamoEndpointStore, DynamoSendClaims, SqsResponseQueue
+    """This process's async-response collaborators (part of the one container, tkw.services)."""
     from tkw.services import get_services
 
-    services = get_services()
-    settings = get_settings()
+    return get_services().outbound
+
+
+def outbound_services_from(services: Services) -> OutboundServices:
+    """Async-response collaborators built over the container's settings and shared adapters."""
+    from tkw.adapters.outbound_store import DynamoEndpointStore, DynamoSendClaims, SqsResponseQueue
+
+    settings = services.settings
     return OutboundServices(
         settings=settings,
         endpoints=DynamoEndpointStore(settings.table_name),
         claims=DynamoSendClaims(settings.table_name),
         queue=SqsResponseQueue(settings.responses_queue_url),
         reports=services.reports,
-        counter=services.outbound,
+        counter=services.outbound_counter,
     )
 
 
