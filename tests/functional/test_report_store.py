@@ -195,6 +195,8 @@ def test_request_id_reuses_are_found_across_batches(store: ReportStore) -> None:
         claim(rid, "report-5", NOW + 10, ods="B2002"),  # another organisation's ids are its own
         claim(other, "report-2", NOW + 20),  # a redelivered job: its own claim
         claim("x" * 2000, "report-6", NOW),  # long ids are hashed in the key
+        claim("", "report-8", NOW),  # no X-Request-Id: nothing to reuse
+        claim("", "report-9", NOW + 1),
     ]
     assert store.claim_request_ids(second_batch) == {"report-3"}
     # Nothing is remembered until the records are stored with their claims.

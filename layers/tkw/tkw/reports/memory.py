@@ -71,7 +71,7 @@ class InMemoryReportStore:
             stored.add(record.id)
         with self._lock:
             for claim in sorted(claims, key=lambda c: c.received):
-                if claim.report_id in stored:
+                if claim.request_id and claim.report_id in stored:
                     self.request_ids[(claim.ods, claim.request_id)] = (claim.report_id, claim.expires_at)
         return []
 

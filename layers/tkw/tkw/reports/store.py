@@ -156,10 +156,11 @@ _SAFE_KEY_PART = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz
 def reused_request_ids(claims: Sequence[RequestIdClaim], stored: Mapping[tuple[str, str], tuple[str, int]]) -> set[str]:
     """The report ids of ``claims`` that reuse an X-Request-Id, given the claims already ``stored``
     ((ods, X-Request-Id) -> (report id, expires_at)). Within the batch the earlier request is the
-    original; a claim by the holder's own report id is a redelivery, not a reuse."""
+    original; a claim by the holder's own report id is a redelivery, not a reuse; a claim without an
+    X-Request-Id is none."""
     holders = dict(stored)
     reused: set[str] = set()
-    for claim in sorted(claims, key=lambda c: (c.received, c.report_id)):
+    for claim in sorted((c for c in claims if c.request_id), key=lambda c: (c.received, c.report_id)):
         key = (claim.ods, claim.request_id)
         holder = holders.get(key)
         if holder is not None and holder[1] > claim.received and holder[0] != claim.report_id:
