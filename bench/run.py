@@ -342,6 +342,7 @@ def one_client(server: Server) -> dict[str, dict[str, float]]:
     """p50/p90 of each route, one client sending sequentially on one keep-alive connection."""
     out: dict[str, dict[str, float]] = {}
     for route in ROUTES:
+        server.pin()
         server.settle()  # the previous route's report backlog is not this route's cost
         headers = sender_headers(route)
         client = Client(server)
@@ -724,12 +725,12 @@ def warm_latency(iterations: int) -> dict[str, dict[str, float]]:
         os.environ.update(LAMBDA_ENV)  # quiet logs: measure the work, not the terminal
         loaded: dict[str, Any] = {}
         for name, event in events.items():
-            spec = by_resource.get((event["httpMethod"], event["resource"])) or by_resource.get(
+            handler = by_resource.get((event["httpMethod"], event["resource"])) or by_resource.get(
                 ("ANY", event["resource"])
             )
-            if spec is None:
+            if handler is None:
                 continue
-            fn = loaded.setdefault(spec.logical_id, load_function(template.root, spec))
+            fn = loaded.setdefault(handler.logical_id, load_function(template.root, handler))
             for _ in range(20):
                 fn.invoke(_fresh_ids(event))
             samples = []
