@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import io
 import itertools
 import json
 import os
@@ -35,6 +36,7 @@ import tempfile
 import threading
 import time
 import uuid
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -703,6 +705,13 @@ def warm_latency(iterations: int) -> dict[str, dict[str, float]]:
     """p50/p99 of each handler invoked in-process with its events/ file, AWS on moto (information:
     issue 13's latency targets are over HTTP)."""
     os.environ.update(LAMBDA_ENV)
+    with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        # The handlers' metrics (EMF lines on stdout) and Powertools' empty-metrics warning: noise here.
+        warnings.simplefilter("ignore")
+        return _warm_latency(iterations)
+
+
+def _warm_latency(iterations: int) -> dict[str, dict[str, float]]:
     from moto import mock_aws
 
     from tkw_local.backend import Resolver, create_resources, parameters_from_env
@@ -931,7 +940,24 @@ def main() -> int:
     results["machine"]["load_average_after"] = [round(x, 2) for x in os.getloadavg()]
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
     print_table(results)
-    return 0
+    errors = answer_errors(results["http"])
+    for error in errors:
+        print(f"BENCH ERROR: {error}", file=sys.stderr)
+    return 2 if errors else 0
+
+
+def answer_errors(h: dict[str, Any]) -> list[str]:
+    """Timed runs with answers other than 2xx, or failed connections: their figures are not to be trusted."""
+    errors = []
+    for key, figures in h["servers"].items():
+        for label, t in figures["throughput"].items():
+            if t["non_2xx"] or t["socket_errors"]:
+                failed = f"{t['non_2xx']:.0f} non-2xx answers, {t['socket_errors']:.0f} socket errors"
+                errors.append(f"{key}, {label}: {failed} under wrk")
+    burst_statuses = h["burst"]["statuses"]
+    if set(burst_statuses) != {"200"}:
+        errors.append(f"burst: answers other than 200: {burst_statuses}")
+    return errors
 
 
 Row = tuple[str, str, str, str]
@@ -960,7 +986,11 @@ def http_rows(h: dict[str, Any]) -> list[Row]:
             else:
                 target, mark = "information", "" if not errors else "✗ errors"
             rows.append((f"  {route.label}, {name}", value, target, mark))
-    rows.append((f"One client, sequential, keep-alive ({ONE_CLIENT_REQUESTS} requests per route)", "", "", ""))
+    if h["pinned"]:
+        trees = ", ".join(f"{key} {servers[key]['pinning'].get('processes', '?')}" for key in servers)
+        rows.append(("  processes pinned to CPU 0 (every thread)", trees, "information", ""))
+    timed = servers["reports_on"]["one_client"][ROUTES[0].label]["requests"]
+    rows.append((f"One client, sequential, keep-alive ({timed} requests per route)", "", "", ""))
     for route in ROUTES:
         limit = TARGETS["one_client_p50_booking_ms" if route.method == "POST" else "one_client_p50_get_ms"]
         for key, name in (("reports_on", "reports on"), ("reports_off", "reports off"), ("reference", "reference")):
