@@ -77,7 +77,7 @@ sam-local: build ## sam local start-api against `make moto-server` (needs Docker
 clean: ## Remove build output and caches
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
-bench: $(VENV)/.installed $(SAM_VENV)/.installed ## Benchmarks: issue 13's figures (vs a reference server) and the rest, next to their targets [BENCH_QUICK=1]
+bench: $(VENV)/.installed $(SAM_VENV)/.installed ## Benchmarks vs a reference server, next to their targets; writes bench/results.json [BENCH_QUICK=1]
 	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk (or brew install wrk)"; exit 1; }
 	$(PY) bench/run.py
 
