@@ -30,6 +30,7 @@ import itertools
 import json
 import os
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -263,13 +264,36 @@ def serving(name: str, command: list[str], ready_path: str, env: dict[str, str] 
         _wait_for(server, ready_path)
         yield server
     finally:
+        children = [(pid, _started_at(pid)) for pid in server.tree()[1:]]
         process.terminate()
         try:
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+        _stop_left_over(children)
         log.close()
+
+
+def _started_at(pid: int) -> str | None:
+    """The process's start time (clock ticks since boot): with the pid, it names one process."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def _stop_left_over(processes: list[tuple[int, str | None]]) -> None:
+    """Processes the server started that outlived it (a report worker, say): stopped by their ids,
+    only while the id still names the same process."""
+    deadline = time.monotonic() + 10
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        for pid, started_at in processes:
+            while sig == signal.SIGKILL and _started_at(pid) == started_at and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if started_at is not None and _started_at(pid) == started_at:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, sig)
 
 
 def _wait_for(server: Server, path: str) -> None:
@@ -277,13 +301,16 @@ def _wait_for(server: Server, path: str) -> None:
     while time.monotonic() < deadline:
         if server.process.poll() is not None:
             raise BenchError(f"{server.name} exited while starting:\n{server.output()}")
+        conn = http.client.HTTPConnection("127.0.0.1", int(server.root.rsplit(":", 1)[1]), timeout=5)
         try:
-            conn = http.client.HTTPConnection("127.0.0.1", int(server.root.rsplit(":", 1)[1]), timeout=5)
             conn.request("GET", path)
             if conn.getresponse().status == 200:
                 return
         except OSError:
-            time.sleep(0.2)
+            pass
+        finally:
+            conn.close()
+        time.sleep(0.2)
     raise BenchError(f"{server.name} did not answer {path} within 90 s:\n{server.output()}")
 
 
