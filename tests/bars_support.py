@@ -26,6 +26,7 @@ BASE = "/booking-and-referral/FHIR/R4"
 DOS = "https://fhir.nhs.uk/Id/dos-service-id"
 ODS = "https://fhir.nhs.uk/Id/ods-organization-code"
 ERROR_SYSTEM = "https://fhir.nhs.uk/Codesystem/http-error-codes"
+NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
 
 
 def b64json(data: Any) -> str:
@@ -95,6 +96,19 @@ def live_example(name_prefix: str) -> Any:
     matches = sorted(LIVE_IG_EXAMPLES.glob(f"{name_prefix}*.json"))
     assert matches, f"no live IG example starting {name_prefix}"
     return copy.deepcopy(_load(matches[0]))
+
+
+def for_patient(bundle: dict[str, Any], nhs_number: str | None) -> dict[str, Any]:
+    """The bundle with every Patient's NHS number set to ``nhs_number`` (None: no NHS number at all)."""
+    for patient in (e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"):
+        others = [i for i in patient.get("identifier", []) if i.get("system") != NHS_NUMBER]
+        if nhs_number is not None:
+            others.insert(0, {"system": NHS_NUMBER, "value": nhs_number})
+        if others:
+            patient["identifier"] = others
+        else:
+            patient.pop("identifier", None)
+    return bundle
 
 
 def assert_valid_fhir(body: Any, *, profiles: bool = True) -> Any:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import logging
 import os
 import re
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 
 from tkw_local.backend import EmbeddedAws, Resolver, create_resources, parameters_from_env, use_endpoint
 from tkw_local.functions import LoadedFunction, load_function, rest_proxy_event, sqs_event
+from tkw_local.report_worker import WorkerProcessHandoff
 from tkw_local.template import ApiRoute, Template
 
 log = logging.getLogger("tkw.local")
@@ -53,14 +56,17 @@ class LocalApi:
     # consumers (the report and receiver workers) use no resolver and run beside it.
     _api_lock: threading.Lock = field(default_factory=threading.Lock)
     _pollers: list[threading.Thread] = field(default_factory=list)
+    _report_worker: WorkerProcessHandoff | None = None
 
     def start(self, aws_endpoint: str | None = None) -> None:
-        """Start (or reuse) the AWS backend, create the template's resources, load the handlers."""
+        """Start (or reuse) the AWS backend, create the template's resources, load the handlers,
+        and start the report worker process."""
         template = Template.read(self.template_path)
         if aws_endpoint is None:
             self._aws = EmbeddedAws()
-            aws_endpoint = self._aws.start()
-        use_endpoint(aws_endpoint)
+            self._aws.start()
+        else:
+            use_endpoint(aws_endpoint)
         parameters = parameters_from_env(template, self.env)
         self.stage = parameters.get("Stage", "v1")
         self.resolver = create_resources(template, Resolver(parameters=parameters))
@@ -73,12 +79,12 @@ class LocalApi:
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         os.environ["POWERTOOLS_LOG_LEVEL"] = self.env.get("POWERTOOLS_LOG_LEVEL", "WARNING")
-        # Reports are produced by a worker thread in this process (tkw.reports.handoff): no queue
-        # round trip per request, and GET /tkw/reports/{id} can wait for a report in production.
-        os.environ["TKW_REPORT_HANDOFF"] = self.env.get("TKW_REPORT_HANDOFF") or "in-process"
+        # With metrics off, Powertools still warns on every invocation that there are none.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         for spec in specs:
             self.functions[spec.logical_id] = load_function(template.root, spec)
             self.routes.extend(spec.routes)
+        self._start_report_worker()
         for spec in specs:
             for queue in spec.sqs_queues:
                 thread = threading.Thread(
@@ -86,9 +92,34 @@ class LocalApi:
                 )
                 thread.start()
                 self._pollers.append(thread)
+        # What is loaded now lives as long as the server: keep the garbage collector off it.
+        gc.freeze()
+
+    def _start_report_worker(self) -> None:
+        """Reports are produced by the report worker function in a process of its own (see
+        tkw_local.report_worker), unless TKW_REPORT_HANDOFF asks for a thread ("in-process") or the
+        queue ("queue", as deployed)."""
+        from tkw.settings import get_settings
+
+        if self.env.get("TKW_REPORT_HANDOFF"):
+            os.environ["TKW_REPORT_HANDOFF"] = self.env["TKW_REPORT_HANDOFF"]
+            return
+        if not get_settings().reports_enabled:
+            return
+        from tkw.reports.handoff import use_host_handoff
+        from tkw_local.report_worker import DEFAULT_BACKLOG
+
+        env = self._aws.client_env() if self._aws is not None else dict(os.environ)
+        backlog = int(self.env.get("REPORT_BACKLOG") or DEFAULT_BACKLOG)
+        self._report_worker = WorkerProcessHandoff(self.template_path, env, backlog=backlog)
+        use_host_handoff(self._report_worker)
 
     def stop(self) -> None:
         self._stop.set()
+        if self._report_worker is not None:
+            # Reports already answered for are stored before the embedded AWS goes away.
+            self._report_worker.settle(10)
+            self._report_worker.close()
         for thread in self._pollers:
             thread.join(timeout=5)
         if self._aws is not None:

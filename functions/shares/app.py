@@ -23,7 +23,9 @@ app = resolver()
 @tracer.capture_method(capture_response=False)
 def share_report(report_id: str) -> Response[str]:
     return serve_admin(
-        lambda r, s, c: share_api.share_report(r, c, s.reports, s.shares, s.settings, report_id, s.clock()),
+        lambda r, s, c: share_api.share_report(
+            r, c, s.reports, s.shares, s.settings, report_id, s.clock(), s.report_handoff
+        ),
         app,
     )
 
@@ -31,7 +33,9 @@ def share_report(report_id: str) -> Response[str]:
 @app.post("/tkw/reports/share")
 @tracer.capture_method(capture_response=False)
 def share_zip() -> Response[str]:
-    return serve_admin(lambda r, s, c: share_api.share_zip(r, c, s.reports, s.shares, s.settings, s.clock()), app)
+    return serve_admin(
+        lambda r, s, c: share_api.share_zip(r, c, s.reports, s.shares, s.settings, s.clock(), s.report_handoff), app
+    )
 
 
 @app.get("/tkw/shares")

@@ -18,14 +18,12 @@ TEMPLATE = Template.read(ROOT / "template.yaml")
 
 def _reset_caches() -> None:
     from tkw.adapters.aws import reset_clients
-    from tkw.outbound.service import get_outbound_services
     from tkw.services import get_services
     from tkw.settings import get_settings
 
     reset_clients()
     get_settings.cache_clear()
-    get_services.cache_clear()
-    get_outbound_services.cache_clear()
+    get_services.cache_clear()  # the receiver and outbound collaborators with it
 
 
 @pytest.fixture

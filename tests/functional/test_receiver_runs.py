@@ -24,11 +24,11 @@ Api = Callable[..., tuple[int, Any, dict[str, str]]]
 
 @pytest.fixture
 def receiver_aws(aws: Resolver) -> Iterator[Resolver]:
-    from tkw.receiver.service import get_receiver_services
+    from tkw.services import get_services
 
-    get_receiver_services.cache_clear()
+    get_services.cache_clear()
     yield aws
-    get_receiver_services.cache_clear()
+    get_services.cache_clear()
 
 
 @pytest.fixture
@@ -351,12 +351,12 @@ def test_a_run_of_one_application_s_suites_reports_each_result_with_its_applicat
 def test_a_queue_failure_is_reported_and_the_run_marked_as_error(
     private_allowed: Resolver, api: Api, monkeypatch: pytest.MonkeyPatch, stub: RunningStub
 ) -> None:
-    from tkw.receiver.service import get_receiver_services
+    from tkw.services import get_services
     from tkw.settings import get_settings
 
     monkeypatch.setenv("RECEIVER_RUNS_QUEUE_URL", "https://sqs.eu-west-2.amazonaws.com/123456789012/no-such-queue")
     get_settings.cache_clear()
-    get_receiver_services.cache_clear()
+    get_services.cache_clear()
     status, answer, _ = api("POST", "/tkw/receiver-runs", {"endpoint": stub.url(), "target_identifier": "1"})
     assert status == 503
     _, run, _ = api("GET", f"/tkw/receiver-runs/{answer['run_id']}")

@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
-from bars_support import BASE, assert_outcome, assert_valid_fhir, example, ig_example
-from functional.pipeline_support import BASE_URL, entries, focus, for_patient, header
+from bars_support import BASE, assert_outcome, assert_valid_fhir, example, for_patient, ig_example
+from functional.pipeline_support import BASE_URL, entries, focus, header
 from functional.pipeline_support import call as pipeline_call
 
 from tkw.context import Answer, RequestContext

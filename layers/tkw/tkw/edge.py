@@ -24,6 +24,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics.functions import is_metrics_disabled
 
 from tkw.fhir.outcome import BarsError, server_error
 from tkw.http import ApiRequest, ApiResponse, loggable_path
@@ -43,6 +44,9 @@ _REQUEST = "tkw_request"
 
 logger = Logger()
 metrics = Metrics()
+# Powertools keeps (and every 100 values prints) metrics even when POWERTOOLS_METRICS_DISABLED is
+# set: with metrics off (the local runner), none are recorded at all.
+_METRICS_ON = not is_metrics_disabled()
 
 
 def tracer() -> Tracer:
@@ -90,7 +94,8 @@ def _finish(app: APIGatewayRestResolver, response: Response[Any]) -> Response[An
             "duration_ms": round((time.perf_counter() - started) * 1000, 2),
         },
     )
-    metrics.add_metric(name=f"Status{response.status_code // 100}xx", unit=MetricUnit.Count, value=1)
+    if _METRICS_ON:
+        metrics.add_metric(name=f"Status{response.status_code // 100}xx", unit=MetricUnit.Count, value=1)
     return response
 
 

@@ -23,11 +23,10 @@ from tkw.fhir.message_body import parse_message_body
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest, ApiResponse, loggable_path
 from tkw.reports.job import ReportJob, new_report_id
-from tkw.reports.production import checks, claims_request_id, profile_findings_of
 from tkw.reports.service import report_organisation
 from tkw.routes import STATUS_PATH, Operation, allowed_methods, find_route, meant_path
 from tkw.services import Services, get_services
-from tkw.validation import Finding, strict_mode_error
+from tkw.validation.findings import Finding
 
 if TYPE_CHECKING:
     from tkw.reports.model import ResponseLink
@@ -49,6 +48,9 @@ def handle(operation: Operation, request: ApiRequest, services: Services | None 
         ctx = admit(operation, request, now, services)
         refusal = None
         if services.settings.strict_mode:
+            from tkw.reports.production import profile_findings_of
+            from tkw.validation.strict import strict_mode_error
+
             # Strict mode: the checks and the profiles decide the answer, so both run here.
             findings = _strict_checks(ctx, services, report_id) + tuple(
                 profile_findings_of(ctx.operation, request, ctx.bundle)
@@ -143,6 +145,8 @@ def authorise(request: ApiRequest, services: Services) -> str:
 
 def _strict_checks(ctx: RequestContext, services: Services, report_id: str | None) -> tuple[Finding, ...]:
     """Strict mode: the checks (and the X-Request-Id reuse check) decide the answer, so they run here."""
+    from tkw.reports.production import checks, claims_request_id
+
     probe = ReportJob(
         report_id=report_id or new_report_id(ctx.now),
         organisation=report_organisation(ctx.request),

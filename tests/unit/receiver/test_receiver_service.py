@@ -118,7 +118,7 @@ def services(transport: Transport | None = None, allow_private: bool = False) ->
         store=MemoryStore(),
         queue=MemoryQueue(),
         reports=MemoryReports(),
-        outbound=MemoryOutboundCounter(),
+        counter=MemoryOutboundCounter(),
         transport=(lambda options, guard: transport or WsgiTransport(app)),
         clock=lambda: 1_790_000_000.0,
     )

@@ -200,7 +200,7 @@ class SqsRunQueue:
         )
 
 
-class S3ReportStore:
+class S3RunReportStore:
     def __init__(self, bucket: str, client: Any | None = None) -> None:
         self.bucket = bucket
         self._client = client

@@ -61,8 +61,8 @@ from tkw.auth.models import (
     AppKey,
     AppRecord,
     AssertionCheck,
-    Severity,
 )
+from tkw.validation.findings import Severity
 
 MAX_ASSERTION_CHARS = 16 * 1024
 _API_KEY = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")

@@ -14,8 +14,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
@@ -41,7 +40,10 @@ from tkw.receiver.safety import AddressGuard, EndpointRefused, check_endpoint
 from tkw.receiver.suite import APPLICATION_IDS, SUITE_KINDS, Suite, load_suite
 from tkw.receiver.transport import HttpTransport, TlsOptions, Transport, ssl_context
 from tkw.reports.model import UNIDENTIFIED_ORGANISATION
-from tkw.settings import Settings, get_settings
+from tkw.settings import Settings
+
+if TYPE_CHECKING:
+    from tkw.services import Services
 
 logger = Logger(child=True)
 
@@ -82,7 +84,9 @@ class RunQueue(Protocol):
     def enqueue(self, run_id: str) -> None: ...
 
 
-class ReportStore(Protocol):
+class RunReportStore(Protocol):
+    """Where a receiver run's report files (HTML, JSON, JUnit) go, with links to download them."""
+
     def put(self, run_id: str, files: dict[str, bytes]) -> None: ...
 
     def links(self, run_id: str, files: dict[str, str], expires_in: int) -> dict[str, str]: ...
@@ -101,8 +105,8 @@ class ReceiverServices:
     settings: Settings
     store: RunStore
     queue: RunQueue
-    reports: ReportStore
-    outbound: OutboundCounter
+    reports: RunReportStore
+    counter: OutboundCounter  # hourly budget of receiver runs per organisation
     clock: Callable[[], float] = time.time
     transport: TransportFactory = http_transport
     suite: Suite = field(default_factory=load_suite)
@@ -122,18 +126,24 @@ class ReceiverServices:
         )
 
 
-@lru_cache(maxsize=1)
 def get_receiver_services() -> ReceiverServices:
-    from tkw.adapters.outbound_counter import DynamoOutboundCounter
-    from tkw.adapters.receiver_store import DynamoRunStore, S3ReportStore, SqsRunQueue
+    """This process's receiver-run collaborators (part of the one container, tkw.services)."""
+    from tkw.services import get_services
 
-    settings = get_settings()
+    return get_services().receiver
+
+
+def receiver_services_from(services: Services) -> ReceiverServices:
+    """Receiver-run collaborators built over the container's settings and shared adapters."""
+    from tkw.adapters.receiver_store import DynamoRunStore, S3RunReportStore, SqsRunQueue
+
+    settings = services.settings
     return ReceiverServices(
         settings=settings,
         store=DynamoRunStore(settings.table_name),
         queue=SqsRunQueue(settings.receiver_runs_queue_url),
-        reports=S3ReportStore(settings.reports_bucket),
-        outbound=DynamoOutboundCounter(settings.table_name),
+        reports=S3RunReportStore(settings.reports_bucket),
+        counter=services.outbound_counter,
     )
 
 
@@ -204,7 +214,7 @@ def start_run(request: ApiRequest, caller: Caller, services: ReceiverServices | 
 
     now = services.clock()
     # Counted once the run is known to be sendable, before anything is stored or queued.
-    outbound_limits.admit(services.outbound, organisation, OutboundKind.RECEIVER_RUN, services.settings, now)
+    outbound_limits.admit(services.counter, organisation, OutboundKind.RECEIVER_RUN, services.settings, now)
     record = RunRecord(
         run_id=str(uuid.uuid4()),
         status="queued",

@@ -6,11 +6,43 @@ the report worker (:mod:`tkw.reports.production`) builds its record and stores i
 :mod:`tkw.reports.memory`); :mod:`tkw.reports.api` serves ``/tkw/reports``.
 """
 
-from tkw.reports.html import render_index, render_report
-from tkw.reports.job import ReportJob, new_report_id
-from tkw.reports.model import UNIDENTIFIED_ORGANISATION, ExchangeRecord, ReportRecord, build_report
-from tkw.reports.service import report_organisation, save_report
-from tkw.reports.store import ReportPage, ReportQuery, ReportStore, ReportSummary, ZipPackage
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from tkw.reports.html import render_index, render_report
+    from tkw.reports.job import ReportJob, new_report_id
+    from tkw.reports.model import UNIDENTIFIED_ORGANISATION, ExchangeRecord, ReportRecord, build_report
+    from tkw.reports.service import report_organisation, save_report
+    from tkw.reports.store import ReportPage, ReportQuery, ReportStore, ReportSummary, ZipPackage
+
+# Imported on first use (PEP 562): the request path needs the job, not the HTML renderer.
+_HOME = {
+    "render_index": "html",
+    "render_report": "html",
+    "ReportJob": "job",
+    "new_report_id": "job",
+    "UNIDENTIFIED_ORGANISATION": "model",
+    "ExchangeRecord": "model",
+    "ReportRecord": "model",
+    "build_report": "model",
+    "report_organisation": "service",
+    "save_report": "service",
+    "ReportPage": "store",
+    "ReportQuery": "store",
+    "ReportStore": "store",
+    "ReportSummary": "store",
+    "ZipPackage": "store",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _HOME:
+        return getattr(importlib.import_module(f"tkw.reports.{_HOME[name]}"), name)
+    raise AttributeError(f"module 'tkw.reports' has no attribute {name!r}")
+
 
 __all__ = [
     "UNIDENTIFIED_ORGANISATION",

@@ -83,7 +83,15 @@ def _in_production(report_id: str, now: float) -> bool:
     return issued is not None and now - PENDING_SECONDS <= issued <= now + 5
 
 
-def _pending(report_id: str) -> ApiResponse:
+def still_in_production(report_id: str, now: float, handoff: ReportHandoff | None) -> bool:
+    """Whether ``report_id`` was issued moments ago and is still being produced, after waiting
+    briefly where this process produces it (read-your-writes: never a 404 for an id just returned)."""
+    if not _in_production(report_id, now):
+        return False
+    return handoff is None or not handoff.wait_for(report_id, READ_WAIT_SECONDS)
+
+
+def pending(report_id: str) -> ApiResponse:
     """202: the report was issued moments ago and is still being produced; ask again shortly."""
     body = {
         "id": report_id,
@@ -222,9 +230,9 @@ def get_report(
     wanted = _report_id(request, report_id)
     ods = caller.organisation(request, not_found=report_not_found(wanted))
     record = store.get(ods, wanted, _now(now)) if wanted else None
-    if record is None and _in_production(wanted, _now(now)):
-        if handoff is None or not handoff.wait_for(wanted, READ_WAIT_SECONDS):
-            return _pending(wanted)
+    if record is None and wanted:
+        if still_in_production(wanted, _now(now), handoff):
+            return pending(wanted)
         record = store.get(ods, wanted, _now(now))
     if record is None:
         raise report_not_found(wanted)
@@ -255,9 +263,9 @@ def download_report(
     if link not in ("", "json"):
         raise bad_request("link must be json (or left out for a 302 redirect).", parameter="link")
     url = store.link(ods, wanted, "json" if fmt == "json" else "html", _now(now)) if wanted else None
-    if url is None and _in_production(wanted, _now(now)):
-        if handoff is None or not handoff.wait_for(wanted, READ_WAIT_SECONDS):
-            return _pending(wanted)
+    if url is None and wanted:
+        if still_in_production(wanted, _now(now), handoff):
+            return pending(wanted)
         url = store.link(ods, wanted, "json" if fmt == "json" else "html", _now(now))
     if url is None:
         raise report_not_found(wanted)

@@ -2,9 +2,12 @@
 
 * :class:`QueueHandoff` (deployed): one SQS ``SendMessage``; the report worker function consumes
   the queue (retries, then the dead-letter queue).
-* :class:`InProcessHandoff` (the local runner): a bounded in-memory queue drained by a worker
-  thread in batches. When the backlog is full ``submit`` waits: senders slow down, no report is
-  dropped. It also knows which reports are still in production, so a reader can wait for one.
+* :class:`InProcessHandoff` (tests, and wherever no queue is configured): a bounded in-memory queue
+  drained by a worker thread in batches. When the backlog is full ``submit`` waits: senders slow
+  down, no report is dropped. It also knows which reports are still in production, so a reader can
+  wait for one.
+* A host process that runs the report worker function itself (the local runner runs it in a
+  process of its own) supplies its handoff with :func:`use_host_handoff`; it behaves the same way.
 """
 
 from __future__ import annotations
@@ -40,6 +43,19 @@ class ReportHandoff(Protocol):
     def settle(self, timeout: float) -> None:
         """Wait (at most ``timeout``) until every report handed over before this call is stored."""
         ...
+
+
+_host_handoff: ReportHandoff | None = None
+
+
+def use_host_handoff(handoff: ReportHandoff | None) -> None:
+    """Hand report jobs to ``handoff`` from now on (a host process that runs the report worker)."""
+    global _host_handoff
+    _host_handoff = handoff
+
+
+def host_handoff() -> ReportHandoff | None:
+    return _host_handoff
 
 
 class QueueHandoff:

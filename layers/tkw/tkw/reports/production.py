@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from tkw.content_memo import ContentMemo
 from tkw.encoded_headers import HeaderError, decode_target_identifier
 from tkw.http import ApiRequest
 from tkw.reports.job import ReportJob
@@ -57,7 +58,13 @@ def profile_findings_of(operation: Operation, request: ApiRequest, bundle: dict[
             body = json.loads(request.body)
         except (ValueError, RecursionError):
             return []  # the structure checks already say why
-    return profile_findings(body)
+    if body is None or not request.body:
+        return profile_findings(body)
+    return list(_PROFILE_FINDINGS.get(request.body, lambda: tuple(profile_findings(body))))
+
+
+# Profile findings of bodies seen lately: findings are frozen, so a repeated body shares them.
+_PROFILE_FINDINGS: ContentMemo[tuple[Finding, ...]] = ContentMemo()
 
 
 def claims_request_id(job: ReportJob) -> bool:

@@ -23,7 +23,17 @@ from typing import Any
 from tkw.access import Caller
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest, ApiResponse
-from tkw.reports.api import HTML, JSON, NO_STORE, bad_request, report_not_found
+from tkw.reports.api import (
+    HTML,
+    JSON,
+    NO_STORE,
+    READ_WAIT_SECONDS,
+    bad_request,
+    pending,
+    report_not_found,
+    still_in_production,
+)
+from tkw.reports.handoff import ReportHandoff
 from tkw.reports.html import render_notice, render_report
 from tkw.reports.shares import (
     SHARED_PATH,
@@ -85,18 +95,30 @@ def share_report(
     settings: Settings,
     report_id: str,
     now: float,
+    handoff: ReportHandoff | None = None,
 ) -> ApiResponse:
     """POST /tkw/reports/{id}/share: a link to the report's HTML page, valid ``ShareLinkDays``."""
     organisation = caller.organisation(request, not_found=report_not_found(report_id))
     if reports.get(organisation, report_id, now) is None:
-        raise report_not_found(report_id)
+        if still_in_production(report_id, now, handoff):
+            return pending(report_id)
+        if reports.get(organisation, report_id, now) is None:
+            raise report_not_found(report_id)
     return _create(request, caller, shares, settings, organisation, "report", [report_id], now)
 
 
 def share_zip(
-    request: ApiRequest, caller: Caller, reports: ReportStore, shares: ShareStore, settings: Settings, now: float
+    request: ApiRequest,
+    caller: Caller,
+    reports: ReportStore,
+    shares: ShareStore,
+    settings: Settings,
+    now: float,
+    handoff: ReportHandoff | None = None,
 ) -> ApiResponse:
     """POST /tkw/reports/share with ``{"ids": [...]}``: a link that downloads a zip of those reports."""
+    if handoff is not None:
+        handoff.settle(READ_WAIT_SECONDS)  # reports answered for before this request are in the zip
     none_found = BarsError.of(
         404, "REC_NOT_FOUND", "not-found", "None of the requested reports exist for your organisation."
     )
