@@ -3,7 +3,7 @@
 The request path hands each exchange over in one ``SendMessage`` (``tkw.reports.handoff``); this
 function runs every check, builds the records and stores a batch of them at once. A job that fails
 is reported as a batch item failure: SQS redelivers it (writes are keyed by report id, so a retry
-rewrites the same objects), and after maxReceiveCount it moves to the dead-letter queue.
+rewrites the same items), and after maxReceiveCount it moves to the dead-letter queue.
 """
 
 from typing import Any

@@ -1,9 +1,9 @@
 """Report production: the report worker's work, off the sender's request path.
 
-For each :class:`~tkw.reports.job.ReportJob`: claim the ``X-Request-Id`` (a reuse within 24 h is a
-finding), run every TKW check, build the record; then store the batch's records in one go. Writes
-are keyed by report id, so a redelivered job rewrites the same objects and items (idempotent), and
-a claim made by the same report id does not count as a reuse.
+For a batch of :class:`~tkw.reports.job.ReportJob`: check the batch's ``X-Request-Id`` claims at
+once (a reuse within 24 h is a finding), run every TKW check of each job, build the records; then
+store the records and the new claims in one go. Writes are keyed by report id, so a redelivered job
+rewrites the same items (idempotent), and a claim made by the same report id is not a reuse.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from tkw.encoded_headers import HeaderError, decode_target_identifier
 from tkw.http import ApiRequest
 from tkw.reports.job import ReportJob
 from tkw.reports.model import UNIDENTIFIED_ORGANISATION, ReportRecord, build_report
-from tkw.reports.store import ReportStore
+from tkw.reports.store import ReportStore, RequestIdClaim
 from tkw.routes import Operation
 from tkw.validation import Finding, ValidationInput, validate
 from tkw.validation.profile import profile_findings
@@ -99,20 +99,30 @@ def record_of(job: ReportJob, findings: Sequence[Finding]) -> ReportRecord:
 
 def produce_reports(jobs: Sequence[ReportJob], store: ReportStore) -> list[str]:
     """Produce and store the jobs' reports; the ids of the jobs that failed (to be retried)."""
+    # Strict mode claimed on the request path already (its findings came with the job).
+    claims = [
+        RequestIdClaim(job.organisation, (job.request.request_id or "").strip(), job.report_id, job.received)
+        for job in jobs
+        if job.findings is None and claims_request_id(job)
+    ]
+    try:
+        reused = store.claim_request_ids(claims) if claims else set()
+    except Exception:
+        logger.exception("Checking X-Request-Id claims failed", extra={"report_ids": [c.report_id for c in claims]})
+        return [job.report_id for job in jobs]
     records: list[ReportRecord] = []
     failed: list[str] = []
     for job in jobs:
         try:
             findings = job.findings
             if findings is None:
-                seen_before = claims_request_id(job) and store.claim_request_id(
-                    job.organisation, (job.request.request_id or "").strip(), job.received, job.report_id
-                )
+                seen_before = job.report_id in reused
                 findings = (*checks(job, seen_before), *profile_findings_of(job.operation, job.request, job.bundle))
             records.append(record_of(job, findings))
         except Exception:
             logger.exception("Producing a validation report failed", extra={"report_id": job.report_id})
             failed.append(job.report_id)
     if records:
-        failed += store.save_all(records)
+        # A reuse's claim is not stored: the original request keeps the X-Request-Id.
+        failed += store.save_all(records, [c for c in claims if c.report_id not in reused])
     return failed
