@@ -279,7 +279,11 @@ class _Handler(BaseHTTPRequestHandler):
         )
         self._send(self.server.api.handle(exchange))
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _serve
+    def __getattr__(self, name: str) -> Any:
+        # Every method reaches API Gateway (TRACE, made-up ones): the API decides how to answer.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
     def _body(self) -> bytes | None:
         """The request body (Content-Length or chunked); None when refused (already answered)."""
