@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import re
+import sys
 import threading
 import time
 import warnings
@@ -341,6 +342,11 @@ class LocalHttpServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], api: LocalApi) -> None:
         self.api = api
         super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that hung up: nothing to report
+        log.exception("HTTP connection from %s failed", client_address[0])
 
 
 def serve(api: LocalApi, host: str, port: int) -> LocalHttpServer:
