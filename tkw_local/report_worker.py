@@ -43,6 +43,8 @@ RETRIES = 3
 # report is readable within seconds of its answer even after a burst (REPORT_BACKLOG overrides).
 DEFAULT_BACKLOG = 1000
 MAX_RESTARTS = 5
+# How long the worker gathers jobs into a batch (a report is readable this much later, at most).
+GATHER_SECONDS = 0.1
 
 
 class WorkerProcessHandoff:
@@ -190,9 +192,12 @@ def run_worker(conn: Connection, template_path: str) -> None:
     gc.freeze()  # the imported modules live as long as the process: keep the collector off them
     while True:
         batch = dict([inbox.get()])
+        # Gather for a moment: each batch costs a few storage calls whatever its size, and one
+        # report per batch would spend the embedded AWS's time (the API process's) per request.
+        deadline = time.monotonic() + GATHER_SECONDS
         while len(batch) < BATCH_SIZE:
             try:
-                report_id, message = inbox.get_nowait()
+                report_id, message = inbox.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
                 break
             batch[report_id] = message

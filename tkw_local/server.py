@@ -91,6 +91,9 @@ class LocalApi:
                 self._pollers.append(thread)
         # What is loaded now lives as long as the server: keep the garbage collector off it.
         gc.freeze()
+        # A sender's request waits at most this long for the interpreter lock while another thread
+        # (moto's server storing reports for the worker) holds it; Python's default is 5 ms.
+        sys.setswitchinterval(0.0005)
 
     def _start_report_worker(self) -> None:
         """Reports are produced by the report worker function in a process of its own (see
