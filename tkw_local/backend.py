@@ -1,9 +1,11 @@
 """moto as the embedded AWS, with template.yaml's resources in it: one state, two doors.
 
-* In-process (``mock_aws``): the functions this process hosts call DynamoDB, S3 and SQS without a
-  network round trip (a boto3 call costs moto ~3 ms of CPU, an HTTP round trip to it as much again).
-* A moto server on a loopback port, over the same state: presigned report links download from it,
-  and the report worker process (:mod:`tkw_local.report_worker`) stores through it.
+It runs in the local runner's second process (:mod:`tkw_local.report_worker`):
+
+* In-process (``mock_aws``): the report worker function there stores reports without a network
+  round trip (a boto3 call costs moto ~3 ms of CPU, an HTTP round trip to it as much again).
+* A moto server on a loopback port, over the same state: the API process's functions call it, and
+  presigned report links download from it.
 
 ``--aws-endpoint`` (e.g. a standalone moto server for ``sam local``) replaces both: every client then
 finds it through ``AWS_ENDPOINT_URL`` (boto3 honours it natively).

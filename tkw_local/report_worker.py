@@ -1,17 +1,23 @@
-"""The local runner's report worker: the template's report worker function in a process of its own.
+"""The local runner's second process: the embedded AWS, and the template's report worker function.
 
 Deployed, the request path hands each report job to SQS and ``ReportWorkerFunction`` consumes the
-queue. Locally that function runs in a second process, fed through a pipe: report production (every
-check, the profiles, storage) uses the machine's other core instead of competing with the sender's
-requests for the interpreter lock, and no queue round trip is paid per request. The worker stores
-through the embedded AWS's moto server, in batches, so the records land in the same state the API
-process reads in-process.
+queue. Locally that function runs here, fed through a socket pair, beside moto:
+
+* **The embedded AWS lives here** (``mock_aws`` for this process's own calls, a moto server on a
+  loopback port for the API process's calls and for presigned links; one state). Storing reports is
+  most of the AWS work and it costs no HTTP round trip; the API process, which answers senders,
+  spends none of its time on it.
+* **Report production** (every check, the profiles, storage) runs on this process's main thread at
+  a lower scheduling priority, on the machine's other core when there is one, so it never competes
+  with senders' requests for the API process's interpreter lock.
 
 The API process side (:class:`WorkerProcessHandoff`) keeps every job until the worker confirms it
-stored, so nothing is lost: failed jobs are retried with backoff, and a worker that dies is started
-again and given what was outstanding (writes are keyed by report id: a job produced twice is stored
-once). Its backlog is bounded: when the worker falls behind, ``submit`` waits, slowing senders down
-rather than dropping reports, and a report a reader asks for can be waited for.
+stored, so nothing is lost: failed jobs are retried with backoff (writes are keyed by report id: a
+job produced twice is stored once). Its backlog is bounded: when the worker falls behind,
+``submit`` waits, slowing senders down rather than dropping reports, and a report a reader asks for
+can be waited for. With ``--aws-endpoint`` (an AWS outside the runner) a worker that dies is started
+again and given what was outstanding; hosting the AWS, it takes the state with it, and the runner
+says so and stops waiting for it.
 """
 
 from __future__ import annotations
@@ -50,18 +56,27 @@ GATHER_SECONDS = 0.1
 class WorkerProcessHandoff:
     """:class:`tkw.reports.handoff.ReportHandoff` to a report worker process (see the module)."""
 
-    def __init__(self, template_path: Path, env: dict[str, str], backlog: int = DEFAULT_BACKLOG) -> None:
+    def __init__(self, template_path: Path, *, host_aws: bool, backlog: int = DEFAULT_BACKLOG) -> None:
+        """Start the worker process; with ``host_aws`` it starts the embedded AWS first, whose
+        endpoint is then :attr:`aws_endpoint`. It produces nothing until :meth:`configure`."""
         self._template_path = template_path
-        self._env = env
+        self._host_aws = host_aws
+        self._env: dict[str, str] | None = None
+        self.aws_endpoint = ""
         self._backlog = backlog
         self._pending: dict[str, str] = {}  # report id -> job message, until the worker stored it
         self._changed = threading.Condition()
-        self._outbox: queue.SimpleQueue[tuple[str, str] | None] = queue.SimpleQueue()
+        self._outbox: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
         self._closed = False
         self._send_lock = threading.Lock()
         self._restarts = 0
         self._start_worker()
         threading.Thread(target=self._send_loop, name="tkw-report-handoff", daemon=True).start()
+
+    def configure(self, env: dict[str, str]) -> None:
+        """The functions' environment (table and bucket names...): the worker loads its function."""
+        self._env = env
+        self._send(("env", env))
 
     # -- the ReportHandoff protocol ----------------------------------------------------------------
 
@@ -71,7 +86,7 @@ class WorkerProcessHandoff:
             while len(self._pending) >= self._backlog and not self._closed:
                 self._changed.wait(1.0)  # back-pressure: the sender waits, no report is dropped
             self._pending[job.report_id] = message
-        self._outbox.put((job.report_id, message))
+        self._outbox.put(("job", job.report_id, message))
 
     def wait_for(self, report_id: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -116,22 +131,25 @@ class WorkerProcessHandoff:
         # over a socket pair with multiprocessing's framing.
         ours, theirs = socket.socketpair()
         root = self._template_path.resolve().parent
-        env = {**self._env, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), self._env.get("PYTHONPATH")]))}
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")]))}
+        command = [sys.executable, "-m", "tkw_local.report_worker", str(theirs.fileno()), str(self._template_path)]
         self._process = subprocess.Popen(  # noqa: S603 - our own module, our own interpreter
-            [sys.executable, "-m", "tkw_local.report_worker", str(theirs.fileno()), str(self._template_path)],
+            [*command, *(["--host-aws"] if self._host_aws else [])],
             cwd=root,
             env=env,
             pass_fds=(theirs.fileno(),),
         )
         theirs.close()
         self._conn = Connection(ours.detach())
+        if self._host_aws:
+            _, self.aws_endpoint = self._conn.recv()  # ("aws", url) once moto is serving
         threading.Thread(target=self._receive_loop, args=(self._conn,), name="tkw-report-acks", daemon=True).start()
 
     def _send_loop(self) -> None:
         while (item := self._outbox.get()) is not None:
             self._send(item)
 
-    def _send(self, item: tuple[str, str]) -> None:
+    def _send(self, item: tuple[Any, ...]) -> None:
         # A worker that is gone: _receive_loop starts it again and resends everything pending.
         with self._send_lock, contextlib.suppress(OSError):
             self._conn.send(item)
@@ -139,7 +157,7 @@ class WorkerProcessHandoff:
     def _receive_loop(self, conn: Connection) -> None:
         while True:
             try:
-                stored, abandoned = conn.recv()
+                _, stored, abandoned = conn.recv()  # ("done", stored ids, abandoned ids)
             except (EOFError, OSError):
                 break
             with self._changed:
@@ -151,7 +169,9 @@ class WorkerProcessHandoff:
         if self._closed:
             return
         self._restarts += 1
-        if self._restarts > MAX_RESTARTS:
+        if self._host_aws or self._restarts > MAX_RESTARTS:
+            if self._host_aws:
+                log.error("The embedded AWS and report worker process stopped; restart the emulator")
             log.error("The report worker keeps stopping; %d reports are not produced", self.backlog)
             with self._changed:  # senders must not wait for a worker that will not come back
                 self._closed = True
@@ -162,17 +182,27 @@ class WorkerProcessHandoff:
         with self._send_lock:
             self._start_worker()
             with self._changed:
-                outstanding = list(self._pending.items())
+                outstanding = [("job", rid, message) for rid, message in self._pending.items()]
+        if self._env is not None:
+            self._send(("env", self._env))
         for item in outstanding:
             self._send(item)
 
 
-def run_worker(conn: Connection, template_path: str) -> None:
-    """The worker process: receive jobs, hand them to the report worker function in batches, and
-    say which were stored (or given up on after retries)."""
-    # Behind the sender's requests on a shared core: the API process answers first, reports fill
-    # the gaps (the backlog bound slows senders down if the gaps are not enough).
-    os.nice(10)
+def run_worker(conn: Connection, template_path: str, host_aws: bool) -> None:
+    """The worker process: (host the embedded AWS,) receive the functions' environment, then jobs;
+    hand them to the report worker function in batches and say which were stored (or given up on)."""
+    if host_aws:
+        from tkw_local.backend import EmbeddedAws
+
+        conn.send(("aws", EmbeddedAws().start()))
+    early: list[tuple[str, str]] = []  # jobs resent to a restarted worker may overtake its env
+    while (item := conn.recv())[0] != "env":
+        early.append((item[1], item[2]))
+    env: dict[str, str] = item[1]
+    # This process calls the AWS it hosts in-process: the API process's endpoint is not ours.
+    ours = ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "MOTO_S3_CUSTOM_ENDPOINTS") if host_aws else ()
+    os.environ.update({name: value for name, value in env.items() if name not in ours})
     from tkw_local.functions import load_function
     from tkw_local.template import Template
 
@@ -180,20 +210,28 @@ def run_worker(conn: Connection, template_path: str) -> None:
     spec = next(s for s in template.functions() if s.logical_id == WORKER_FUNCTION)
     function = load_function(template.root, spec)
     inbox: queue.SimpleQueue[tuple[str, str]] = queue.SimpleQueue()
+    for job in early:
+        inbox.put(job)
 
     def receive() -> None:
         while True:
             try:
-                inbox.put(conn.recv())
+                _, report_id, message = conn.recv()
             except (EOFError, OSError):
                 os._exit(0)  # the API process is gone
+            inbox.put((report_id, message))
 
     threading.Thread(target=receive, name="jobs", daemon=True).start()
     gc.freeze()  # the imported modules live as long as the process: keep the collector off them
+    # moto's server threads (the API process's calls) get the interpreter lock within 0.5 ms ...
+    sys.setswitchinterval(0.0005)
+    # ... and this thread, producing reports, yields the CPU to the sender's requests (Linux sets
+    # a thread's own priority; elsewhere the whole process's, which is the same when not hosting).
+    with contextlib.suppress(OSError, AttributeError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id() if host_aws else 0, 10)
     while True:
         batch = dict([inbox.get()])
-        # Gather for a moment: each batch costs a few storage calls whatever its size, and one
-        # report per batch would spend the embedded AWS's time (the API process's) per request.
+        # Gather for a moment: each batch costs a few storage calls whatever its size.
         deadline = time.monotonic() + GATHER_SECONDS
         while len(batch) < BATCH_SIZE:
             try:
@@ -202,7 +240,7 @@ def run_worker(conn: Connection, template_path: str) -> None:
                 break
             batch[report_id] = message
         stored, abandoned = _produce(function, batch)
-        conn.send((stored, abandoned))
+        conn.send(("done", stored, abandoned))
 
 
 def _produce(function: Any, batch: dict[str, str]) -> tuple[list[str], list[str]]:
@@ -226,4 +264,5 @@ def _produce(function: Any, batch: dict[str, str]) -> tuple[list[str], list[str]
 
 if __name__ == "__main__":
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    run_worker(Connection(int(sys.argv[1])), sys.argv[2])
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # moto's server: no line per AWS call
+    run_worker(Connection(int(sys.argv[1])), sys.argv[2], "--host-aws" in sys.argv[3:])

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
-from tkw_local.backend import EmbeddedAws, Resolver, create_resources, parameters_from_env, use_endpoint
+from tkw_local.backend import Resolver, create_resources, parameters_from_env, use_endpoint
 from tkw_local.functions import LoadedFunction, load_function, rest_proxy_event, sqs_event
 from tkw_local.report_worker import WorkerProcessHandoff
 from tkw_local.template import ApiRoute, Template
@@ -45,7 +45,6 @@ class LocalApi:
     routes: list[ApiRoute] = field(default_factory=list)
     resolver: Resolver | None = None
     stage: str = "v1"
-    _aws: EmbeddedAws | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
     # One API invocation at a time: Powertools' resolver keeps the current event on its class, as
     # Lambda runs one invocation per environment. The request path makes no network call (reports
@@ -56,14 +55,13 @@ class LocalApi:
     _report_worker: WorkerProcessHandoff | None = None
 
     def start(self, aws_endpoint: str | None = None) -> None:
-        """Start (or reuse) the AWS backend, create the template's resources, load the handlers,
-        and start the report worker process."""
+        """Start the second process (the embedded AWS, unless ``aws_endpoint`` names one, and the
+        report worker), create the template's resources, load the handlers."""
         template = Template.read(self.template_path)
         if aws_endpoint is None:
-            self._aws = EmbeddedAws()
-            self._aws.start()
-        else:
-            use_endpoint(aws_endpoint)
+            self._report_worker = WorkerProcessHandoff(self.template_path, host_aws=True, backlog=self._backlog())
+            aws_endpoint = self._report_worker.aws_endpoint
+        use_endpoint(aws_endpoint)
         parameters = parameters_from_env(template, self.env)
         self.stage = parameters.get("Stage", "v1")
         self.resolver = create_resources(template, Resolver(parameters=parameters))
@@ -92,38 +90,39 @@ class LocalApi:
         # What is loaded now lives as long as the server: keep the garbage collector off it.
         gc.freeze()
         # A sender's request waits at most this long for the interpreter lock while another thread
-        # (moto's server storing reports for the worker) holds it; Python's default is 5 ms.
+        # holds it; Python's default is 5 ms.
         sys.setswitchinterval(0.0005)
 
-    def _start_report_worker(self) -> None:
-        """Reports are produced by the report worker function in a process of its own (see
-        tkw_local.report_worker), unless TKW_REPORT_HANDOFF asks for a thread ("in-process") or the
-        queue ("queue", as deployed)."""
-        from tkw.settings import get_settings
-
-        if self.env.get("TKW_REPORT_HANDOFF"):
-            os.environ["TKW_REPORT_HANDOFF"] = self.env["TKW_REPORT_HANDOFF"]
-            return
-        if not get_settings().reports_enabled:
-            return
-        from tkw.reports.handoff import use_host_handoff
+    def _backlog(self) -> int:
         from tkw_local.report_worker import DEFAULT_BACKLOG
 
-        env = self._aws.client_env() if self._aws is not None else dict(os.environ)
-        backlog = int(self.env.get("REPORT_BACKLOG") or DEFAULT_BACKLOG)
-        self._report_worker = WorkerProcessHandoff(self.template_path, env, backlog=backlog)
-        use_host_handoff(self._report_worker)
+        return int(self.env.get("REPORT_BACKLOG") or DEFAULT_BACKLOG)
+
+    def _start_report_worker(self) -> None:
+        """Reports are produced by the report worker function in the second process (see
+        tkw_local.report_worker), unless TKW_REPORT_HANDOFF asks for a thread ("in-process") or the
+        queue ("queue", as deployed)."""
+        from tkw.reports.handoff import use_host_handoff
+        from tkw.settings import get_settings
+
+        produce_here = not self.env.get("TKW_REPORT_HANDOFF") and get_settings().reports_enabled
+        if self.env.get("TKW_REPORT_HANDOFF"):
+            os.environ["TKW_REPORT_HANDOFF"] = self.env["TKW_REPORT_HANDOFF"]
+        if self._report_worker is None and produce_here:
+            self._report_worker = WorkerProcessHandoff(self.template_path, host_aws=False, backlog=self._backlog())
+        if self._report_worker is not None:
+            self._report_worker.configure(dict(os.environ))
+        if produce_here:
+            use_host_handoff(self._report_worker)
 
     def stop(self) -> None:
         self._stop.set()
-        if self._report_worker is not None:
-            # Reports already answered for are stored before the embedded AWS goes away.
-            self._report_worker.settle(10)
-            self._report_worker.close()
         for thread in self._pollers:
             thread.join(timeout=5)
-        if self._aws is not None:
-            self._aws.stop()
+        if self._report_worker is not None:
+            # Reports already answered for are stored before the embedded AWS goes away with it.
+            self._report_worker.settle(10)
+            self._report_worker.close()
 
     # -- routing ------------------------------------------------------------------------------
 
