@@ -689,8 +689,10 @@ def read_back(server: Server, ids: list[str], burst_end: float, since: float) ->
     """Every report read through GET /tkw/reports/{id} until it answers 200 (202 means "pending").
 
     A report counts as readable when its first 200 arrived: an upper bound, the readers had to reach it.
-    First the newest reports alone (when they are readable the worker has caught up, whatever the
-    readers' own speed), then all of them, in the order they were issued, in rounds.
+    First the newest reports alone: the report worker takes jobs in the order they came and retries
+    a failing one before it goes on, so when the newest are readable every earlier report is stored
+    or given up on, and one given up on is never readable: reading all of them back, in rounds,
+    counts it as lost. That time is "every report readable within", whatever the readers' own speed.
     """
     reads = ReportReads()
     mark = burst_end + READABLE_LIMIT_S
@@ -1110,14 +1112,16 @@ def burst_rows(b: dict[str, Any]) -> list[Row]:
             _ok(b["reports_lost"] == 0 and not b["reports_unconfirmed"] and every_id),
         ),
         (
-            "  every report stored within (all in the listing, after the burst's end)",
-            f"{listed:.2f} s" if listed is not None else f"not within {READABLE_LIMIT_S:.0f} s",
+            "  every report readable within (after the burst's end)",
+            f"{newest:.2f} s (the newest; every one read back: lost above)"
+            if newest is not None
+            else f"not within {READABLE_LIMIT_S:.0f} s",
             f"≤ {TARGETS['reports_readable_s']:g} s",
-            _ok(listed is not None and listed <= TARGETS["reports_readable_s"] and b["reports_lost"] == 0),
+            _ok(newest is not None and newest <= TARGETS["reports_readable_s"] and b["reports_lost"] == 0),
         ),
         (
-            "  newest reports readable after",
-            f"{newest:.2f} s" if newest is not None else f"not within {READABLE_LIMIT_S:.0f} s",
+            "  every report in the listing after (a sweep, newest page first)",
+            f"{listed:.2f} s" if listed is not None else f"not within {READABLE_LIMIT_S:.0f} s",
             "information",
             "",
         ),
