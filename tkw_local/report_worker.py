@@ -63,9 +63,10 @@ class WorkerProcessHandoff:
         self._host_aws = host_aws
         self._env: dict[str, str] | None = None
         self.aws_endpoint = ""
-        self._backlog = backlog
-        self._pending: dict[str, str] = {}  # report id -> job message, until the worker stored it
-        self._changed = threading.Condition()
+        from tkw.reports.handoff import ReportsInProduction
+
+        # report id -> its job message, until the worker stored it (resent to a restarted worker)
+        self._pending = ReportsInProduction(backlog)
         self._outbox: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
         self._closed = False
         self._send_lock = threading.Lock()
@@ -82,41 +83,22 @@ class WorkerProcessHandoff:
 
     def submit(self, job: ReportJob) -> None:
         message = job.to_message()
-        with self._changed:
-            while len(self._pending) >= self._backlog and not self._closed:
-                self._changed.wait(1.0)  # back-pressure: the sender waits, no report is dropped
-            self._pending[job.report_id] = message
+        self._pending.add(job.report_id, message)  # waits while the backlog is full
         self._outbox.put(("job", job.report_id, message))
 
     def wait_for(self, report_id: str, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            while report_id in self._pending:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self._changed.wait(left)
-        return True
+        return self._pending.wait_for(report_id, timeout)
 
     def settle(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        with self._changed:
-            earlier = set(self._pending)
-            while earlier & self._pending.keys():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return
-                self._changed.wait(left)
+        self._pending.settle(timeout)
 
     @property
     def backlog(self) -> int:
-        with self._changed:
-            return len(self._pending)
+        return len(self._pending)
 
     def close(self) -> None:
-        with self._changed:
-            self._closed = True
-            self._changed.notify_all()
+        self._closed = True
+        self._pending.give_up()
         self._outbox.put(None)
         self._process.terminate()
         try:
@@ -160,10 +142,7 @@ class WorkerProcessHandoff:
                 _, stored, abandoned = conn.recv()  # ("done", stored ids, abandoned ids)
             except (EOFError, OSError):
                 break
-            with self._changed:
-                for report_id in (*stored, *abandoned):
-                    self._pending.pop(report_id, None)
-                self._changed.notify_all()
+            self._pending.done((*stored, *abandoned))
             if abandoned:
                 log.error("Reports not produced after %d attempts: %s", RETRIES + 1, abandoned)
         if self._closed:
@@ -173,16 +152,13 @@ class WorkerProcessHandoff:
             if self._host_aws:
                 log.error("The embedded AWS and report worker process stopped; restart the emulator")
             log.error("The report worker keeps stopping; %d reports are not produced", self.backlog)
-            with self._changed:  # senders must not wait for a worker that will not come back
-                self._closed = True
-                self._pending.clear()
-                self._changed.notify_all()
+            self._closed = True
+            self._pending.give_up()  # senders must not wait for a worker that will not come back
             return
         log.error("The report worker stopped; starting it again with the %d reports outstanding", self.backlog)
         with self._send_lock:
             self._start_worker()
-            with self._changed:
-                outstanding = [("job", rid, message) for rid, message in self._pending.items()]
+            outstanding = [("job", rid, message) for rid, message in self._pending.outstanding()]
         if self._env is not None:
             self._send(("env", self._env))
         for item in outstanding:

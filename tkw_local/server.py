@@ -19,7 +19,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote
 
 from tkw_local.backend import Resolver, create_resources, parameters_from_env, use_endpoint
-from tkw_local.functions import LoadedFunction, load_function, rest_proxy_event, sqs_event
+from tkw_local.functions import LoadedFunction, add_layers, load_function, rest_proxy_event, sqs_event
 from tkw_local.report_worker import WorkerProcessHandoff
 from tkw_local.template import ApiRoute, Template
 
@@ -58,6 +58,8 @@ class LocalApi:
         """Start the second process (the embedded AWS, unless ``aws_endpoint`` names one, and the
         report worker), create the template's resources, load the handlers."""
         template = Template.read(self.template_path)
+        for spec in template.functions():
+            add_layers(template.root, spec)  # the runner itself uses the layer too (report handoff)
         if aws_endpoint is None:
             self._report_worker = WorkerProcessHandoff(self.template_path, host_aws=True, backlog=self._backlog())
             aws_endpoint = self._report_worker.aws_endpoint

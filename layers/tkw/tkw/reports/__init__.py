@@ -8,8 +8,9 @@ the report worker (:mod:`tkw.reports.production`) builds its record and stores i
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tkw.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from tkw.reports.html import render_index, render_report
@@ -38,10 +39,7 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        return getattr(importlib.import_module(f"tkw.reports.{_HOME[name]}"), name)
-    raise AttributeError(f"module 'tkw.reports' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _HOME)
 
 
 __all__ = [

@@ -16,7 +16,7 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Protocol
 
 from tkw.reports.job import ReportJob
@@ -77,25 +77,47 @@ class QueueHandoff:
         return None  # the queue's backlog is not visible from here: listings show what is stored
 
 
-class InProcessHandoff:
-    def __init__(self, produce: Producer, backlog: int = DEFAULT_BACKLOG, retries: int = 3) -> None:
-        self._produce = produce
-        self._queue: queue.Queue[ReportJob] = queue.Queue(maxsize=backlog)
-        self._retries = retries
-        self._pending: set[str] = set()
-        self._changed = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="tkw-report-worker", daemon=True)
-        self._thread.start()
+class ReportsInProduction:
+    """Report ids handed over and not yet stored (each with what the handoff keeps for it), at most
+    ``bound`` of them: ``add`` waits while full, readers wait for one id or for all earlier ones."""
 
-    def submit(self, job: ReportJob) -> None:
+    def __init__(self, bound: int | None = None) -> None:
+        self._items: dict[str, Any] = {}
+        self._bound = bound
+        self._closed = False
+        self._changed = threading.Condition()
+
+    def add(self, report_id: str, kept: Any = None) -> None:
         with self._changed:
-            self._pending.add(job.report_id)
-        self._queue.put(job)  # blocks while the backlog is full: back-pressure, not loss
+            while self._bound is not None and len(self._items) >= self._bound and not self._closed:
+                self._changed.wait(1.0)  # back-pressure: the sender waits, no report is dropped
+            self._items[report_id] = kept
+
+    def done(self, report_ids: Iterable[str]) -> None:
+        with self._changed:
+            for report_id in report_ids:
+                self._items.pop(report_id, None)
+            self._changed.notify_all()
+
+    def give_up(self) -> None:
+        """Nothing more will be produced: stop every wait (the ids are forgotten)."""
+        with self._changed:
+            self._closed = True
+            self._items.clear()
+            self._changed.notify_all()
+
+    def outstanding(self) -> list[tuple[str, Any]]:
+        with self._changed:
+            return list(self._items.items())
+
+    def __len__(self) -> int:
+        with self._changed:
+            return len(self._items)
 
     def wait_for(self, report_id: str, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         with self._changed:
-            while report_id in self._pending:
+            while report_id in self._items:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return False
@@ -105,12 +127,32 @@ class InProcessHandoff:
     def settle(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         with self._changed:
-            earlier = set(self._pending)
-            while earlier & self._pending:
+            earlier = set(self._items)
+            while earlier & self._items.keys():
                 left = deadline - time.monotonic()
                 if left <= 0:
                     return
                 self._changed.wait(left)
+
+
+class InProcessHandoff:
+    def __init__(self, produce: Producer, backlog: int = DEFAULT_BACKLOG, retries: int = 3) -> None:
+        self._produce = produce
+        self._queue: queue.Queue[ReportJob] = queue.Queue(maxsize=backlog)
+        self._retries = retries
+        self._pending = ReportsInProduction()  # bounded by the queue
+        self._thread = threading.Thread(target=self._run, name="tkw-report-worker", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: ReportJob) -> None:
+        self._pending.add(job.report_id)
+        self._queue.put(job)  # blocks while the backlog is full: back-pressure, not loss
+
+    def wait_for(self, report_id: str, timeout: float) -> bool:
+        return self._pending.wait_for(report_id, timeout)
+
+    def settle(self, timeout: float) -> None:
+        self._pending.settle(timeout)
 
     @property
     def backlog(self) -> int:
@@ -125,9 +167,7 @@ class InProcessHandoff:
                 except queue.Empty:
                     break
             self._produce_with_retries(batch)
-            with self._changed:
-                self._pending.difference_update(job.report_id for job in batch)
-                self._changed.notify_all()
+            self._pending.done(job.report_id for job in batch)
 
     def _produce_with_retries(self, batch: list[ReportJob]) -> None:
         todo = batch

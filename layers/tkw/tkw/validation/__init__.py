@@ -7,8 +7,9 @@ and :mod:`~tkw.validation.query_rules`; :func:`strict_mode_error` turns error fi
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from tkw.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from tkw.validation.context import ValidationInput
@@ -32,10 +33,7 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _HOME:
-        return getattr(importlib.import_module(f"tkw.validation.{_HOME[name]}"), name)
-    raise AttributeError(f"module 'tkw.validation' has no attribute {name!r}")
+__getattr__ = lazy_attributes(__name__, _HOME)
 
 
 __all__ = [
