@@ -77,8 +77,8 @@ sam-local: build ## sam local start-api against `make moto-server` (needs Docker
 clean: ## Remove build output and caches
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache
 
-bench: $(VENV)/.installed $(SAM_VENV)/.installed ## Benchmarks: writes bench/results.json and prints figures vs targets
-	@command -v wrk >/dev/null || echo "wrk not found (apt-get install wrk): using the bounded Python load client"
+bench: $(VENV)/.installed $(SAM_VENV)/.installed ## Benchmarks vs a reference server, next to their targets; writes bench/results.json [BENCH_QUICK=1]
+	@command -v wrk >/dev/null || { echo "make bench needs wrk: apt-get install wrk (or brew install wrk)"; exit 1; }
 	$(PY) bench/run.py
 
 PROFILES_FROM ?= ../shared/fhir-packages

@@ -6,9 +6,13 @@ import base64
 import copy
 import json
 import uuid
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from tkw.fhir.outcome import BarsError
+from tkw.http import ApiResponse
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -22,6 +26,7 @@ BASE = "/booking-and-referral/FHIR/R4"
 DOS = "https://fhir.nhs.uk/Id/dos-service-id"
 ODS = "https://fhir.nhs.uk/Id/ods-organization-code"
 ERROR_SYSTEM = "https://fhir.nhs.uk/Codesystem/http-error-codes"
+NHS_NUMBER = "https://fhir.nhs.uk/Id/nhs-number"
 
 
 def b64json(data: Any) -> str:
@@ -93,6 +98,19 @@ def live_example(name_prefix: str) -> Any:
     return copy.deepcopy(_load(matches[0]))
 
 
+def for_patient(bundle: dict[str, Any], nhs_number: str | None) -> dict[str, Any]:
+    """The bundle with every Patient's NHS number set to ``nhs_number`` (None: no NHS number at all)."""
+    for patient in (e["resource"] for e in bundle["entry"] if e["resource"]["resourceType"] == "Patient"):
+        others = [i for i in patient.get("identifier", []) if i.get("system") != NHS_NUMBER]
+        if nhs_number is not None:
+            others.insert(0, {"system": NHS_NUMBER, "value": nhs_number})
+        if others:
+            patient["identifier"] = others
+        else:
+            patient.pop("identifier", None)
+    return bundle
+
+
 def assert_valid_fhir(body: Any, *, profiles: bool = True) -> Any:
     """The body parses as the FHIR R4 (fhir.resources R4B) resource it claims to be, and (unless
     ``profiles`` is off, for deliberately faulty messages) conforms to the BaRS, UK Core and R4
@@ -132,3 +150,16 @@ def proxy_headers(result: dict[str, Any]) -> dict[str, str]:
     for name, values in (result.get("multiValueHeaders") or {}).items():
         headers[name] = ", ".join(str(v) for v in values)
     return headers
+
+
+def answered(func: Callable[..., ApiResponse]) -> Callable[..., ApiResponse]:
+    """What a ``/tkw`` function answers for ``func``: a raised BarsError becomes its OperationOutcome
+    there (the edge's exception handler; the functions themselves are tested over events and HTTP)."""
+
+    def call(*args: Any, **kwargs: Any) -> ApiResponse:
+        try:
+            return func(*args, **kwargs)
+        except BarsError as err:
+            return err.to_response()
+
+    return call

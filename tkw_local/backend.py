@@ -1,7 +1,14 @@
-"""moto as the embedded AWS: a moto server in this process, with template.yaml's resources in it.
+"""moto as the embedded AWS, with template.yaml's resources in it: one state, two doors.
 
-Functions find it through ``AWS_ENDPOINT_URL`` (boto3 honours it natively), exactly as a deployed
-function finds the real services through its default endpoints.
+It runs in the local runner's second process (:mod:`tkw_local.report_worker`):
+
+* In-process (``mock_aws``): the report worker function there stores reports without a network
+  round trip (a boto3 call costs moto ~3 ms of CPU, an HTTP round trip to it as much again).
+* A moto server on a loopback port, over the same state: the API process's functions call it, and
+  presigned report links download from it.
+
+``--aws-endpoint`` (e.g. a standalone moto server for ``sam local``) replaces both: every client then
+finds it through ``AWS_ENDPOINT_URL`` (boto3 honours it natively).
 """
 
 from __future__ import annotations
@@ -76,6 +83,10 @@ def parameters_from_env(template: Template, env: dict[str, str] | None = None) -
 def use_endpoint(endpoint_url: str) -> None:
     """Point every boto3 client made from now on at ``endpoint_url``, with dummy credentials."""
     os.environ["AWS_ENDPOINT_URL"] = endpoint_url
+    use_dummy_credentials()
+
+
+def use_dummy_credentials() -> None:
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
     os.environ.setdefault("AWS_DEFAULT_REGION", REGION)
@@ -183,20 +194,40 @@ def serialise_dynamodb() -> None:
 
 
 class EmbeddedAws:
-    """A moto server on a free loopback port, for the runner and the end-to-end tests."""
+    """moto in this process and as a server on a free loopback port, one state behind both."""
 
     def __init__(self) -> None:
         from moto.server import ThreadedMotoServer
 
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._mock: Any = None
         self.endpoint_url = ""
 
     def start(self) -> str:
+        """Start both doors; boto3 clients made from now on in this process use the in-process one."""
+        from moto import mock_aws
+
         serialise_dynamodb()
         self._server.start()
         host, port = self._server.get_host_and_port()
         self.endpoint_url = f"http://{host}:{port}"
+        use_dummy_credentials()
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        # S3 clients address the server, so the links they presign download from it; moto's mock
+        # still serves their own calls in-process (it treats that endpoint as S3's).
+        os.environ["AWS_ENDPOINT_URL_S3"] = self.endpoint_url
+        os.environ["MOTO_S3_CUSTOM_ENDPOINTS"] = self.endpoint_url
+        self._mock = mock_aws()
+        self._mock.start()
         return self.endpoint_url
 
+    def client_env(self) -> dict[str, str]:
+        """The environment of another process that should use this AWS (through the server)."""
+        env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL_S3", "MOTO_S3_CUSTOM_ENDPOINTS")}
+        env["AWS_ENDPOINT_URL"] = self.endpoint_url
+        return env
+
     def stop(self) -> None:
+        if self._mock is not None:
+            self._mock.stop()
         self._server.stop()

@@ -234,7 +234,9 @@ def build_events(booking_body: bytes) -> dict[str, dict[str, Any]]:
             params={"id": "replace-with-report-id"},
         ),
         "shares_zip": _admin_event(
-            "POST", "/tkw/reports/share", body=b'{"ids": ["replace-with-report-id"]}',
+            "POST",
+            "/tkw/reports/share",
+            body=b'{"ids": ["replace-with-report-id"]}',
             extra={"Content-Type": "application/json"},
         ),
         "shares_list": _admin_event("GET", "/tkw/shares"),

@@ -35,7 +35,7 @@ class LocalContext:
 
 @dataclass
 class LoadedFunction:
-    """A function's handler module, instantiated once per concurrent invocation.
+    """A function's handler module, instantiated once per concurrent invocation (queue consumers).
 
     Lambda runs one invocation per execution environment at a time, and handler modules rely on
     that (Powertools' resolver keeps the current event on the module's ``app``). So, like Lambda
@@ -70,12 +70,17 @@ class LoadedFunction:
         return _import_handler(self.root, self.spec, instance)
 
 
-def _import_handler(root: Path, spec: FunctionSpec, instance: int) -> Handler:
-    """Import ``CodeUri/<module>.py`` under a unique module name, with its layers on sys.path."""
+def add_layers(root: Path, spec: FunctionSpec) -> None:
+    """Put the function's layers on sys.path (first), as Lambda's /opt/python."""
     for layer in spec.layers:
         layer_path = str((root / layer).resolve())
         if layer and layer_path not in sys.path:
             sys.path.insert(0, layer_path)
+
+
+def _import_handler(root: Path, spec: FunctionSpec, instance: int) -> Handler:
+    """Import ``CodeUri/<module>.py`` under a unique module name, with its layers on sys.path."""
+    add_layers(root, spec)
     module_name, _, attr = spec.handler.rpartition(".")
     file = (root / spec.code_uri / (module_name.replace(".", "/") + ".py")).resolve()
     unique = f"tkw_fn_{spec.logical_id}_{instance}"

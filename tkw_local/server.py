@@ -3,23 +3,24 @@
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import logging
 import os
 import re
+import sys
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, unquote
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
-from werkzeug.wrappers import Request, Response
-
-from tkw_local import concurrency
-from tkw_local.backend import EmbeddedAws, Resolver, create_resources, parameters_from_env, use_endpoint
-from tkw_local.functions import LoadedFunction, load_function, rest_proxy_event, sqs_event
+from tkw_local.backend import Resolver, create_resources, parameters_from_env, use_endpoint
+from tkw_local.functions import LoadedFunction, add_layers, load_function, rest_proxy_event, sqs_event
+from tkw_local.report_worker import WorkerProcessHandoff
 from tkw_local.template import ApiRoute, Template
 
 log = logging.getLogger("tkw.local")
@@ -30,8 +31,6 @@ _NHS_NUMBER_LIKE = re.compile(
 )
 # A share link's token is the credential to a report.
 _SHARE_TOKEN = re.compile(r"(/tkw/share[sd]/)[^/?]+")
-# The request's headers as received, repeated ones included (the environ key the handler sets).
-RAW_HEADERS = "tkw.raw_headers"
 # API Gateway's own payload limit; bodies above it never reach a function.
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
@@ -46,16 +45,24 @@ class LocalApi:
     routes: list[ApiRoute] = field(default_factory=list)
     resolver: Resolver | None = None
     stage: str = "v1"
-    _aws: EmbeddedAws | None = None
     _stop: threading.Event = field(default_factory=threading.Event)
+    # One API invocation at a time: Powertools' resolver keeps the current event on its class, as
+    # Lambda runs one invocation per environment. The request path makes no network call (reports
+    # are produced off it), so requests queue for CPU they would share under the GIL anyway. Queue
+    # consumers (the report and receiver workers) use no resolver and run beside it.
+    _api_lock: threading.Lock = field(default_factory=threading.Lock)
     _pollers: list[threading.Thread] = field(default_factory=list)
+    _report_worker: WorkerProcessHandoff | None = None
 
     def start(self, aws_endpoint: str | None = None) -> None:
-        """Start (or reuse) the AWS backend, create the template's resources, load the handlers."""
+        """Start the second process (the embedded AWS, unless ``aws_endpoint`` names one, and the
+        report worker), create the template's resources, load the handlers."""
         template = Template.read(self.template_path)
+        for spec in template.functions():
+            add_layers(template.root, spec)  # the runner itself uses the layer too (report handoff)
         if aws_endpoint is None:
-            self._aws = EmbeddedAws()
-            aws_endpoint = self._aws.start()
+            self._report_worker = WorkerProcessHandoff(self.template_path, host_aws=True, backlog=self._backlog())
+            aws_endpoint = self._report_worker.aws_endpoint
         use_endpoint(aws_endpoint)
         parameters = parameters_from_env(template, self.env)
         self.stage = parameters.get("Stage", "v1")
@@ -69,10 +76,12 @@ class LocalApi:
         os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
         os.environ.setdefault("POWERTOOLS_METRICS_DISABLED", "true")
         os.environ["POWERTOOLS_LOG_LEVEL"] = self.env.get("POWERTOOLS_LOG_LEVEL", "WARNING")
-        concurrency.install()
+        # With metrics off, Powertools still warns on every invocation that there are none.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         for spec in specs:
             self.functions[spec.logical_id] = load_function(template.root, spec)
             self.routes.extend(spec.routes)
+        self._start_report_worker()
         for spec in specs:
             for queue in spec.sqs_queues:
                 thread = threading.Thread(
@@ -80,13 +89,42 @@ class LocalApi:
                 )
                 thread.start()
                 self._pollers.append(thread)
+        # What is loaded now lives as long as the server: keep the garbage collector off it.
+        gc.freeze()
+        # A sender's request waits at most this long for the interpreter lock while another thread
+        # holds it; Python's default is 5 ms.
+        sys.setswitchinterval(0.0005)
+
+    def _backlog(self) -> int:
+        from tkw_local.report_worker import DEFAULT_BACKLOG
+
+        return int(self.env.get("REPORT_BACKLOG") or DEFAULT_BACKLOG)
+
+    def _start_report_worker(self) -> None:
+        """Reports are produced by the report worker function in the second process (see
+        tkw_local.report_worker), unless TKW_REPORT_HANDOFF asks for a thread ("in-process") or the
+        queue ("queue", as deployed)."""
+        from tkw.reports.handoff import use_host_handoff
+        from tkw.settings import get_settings
+
+        produce_here = not self.env.get("TKW_REPORT_HANDOFF") and get_settings().reports_enabled
+        if self.env.get("TKW_REPORT_HANDOFF"):
+            os.environ["TKW_REPORT_HANDOFF"] = self.env["TKW_REPORT_HANDOFF"]
+        if self._report_worker is None and produce_here:
+            self._report_worker = WorkerProcessHandoff(self.template_path, host_aws=False, backlog=self._backlog())
+        if self._report_worker is not None:
+            self._report_worker.configure(dict(os.environ))
+        if produce_here:
+            use_host_handoff(self._report_worker)
 
     def stop(self) -> None:
         self._stop.set()
         for thread in self._pollers:
             thread.join(timeout=5)
-        if self._aws is not None:
-            self._aws.stop()
+        if self._report_worker is not None:
+            # Reports already answered for are stored before the embedded AWS goes away with it.
+            self._report_worker.settle(10)
+            self._report_worker.close()
 
     # -- routing ------------------------------------------------------------------------------
 
@@ -105,56 +143,53 @@ class LocalApi:
 
     # -- HTTP ---------------------------------------------------------------------------------
 
-    def wsgi(self, environ: dict[str, Any], start_response: Any) -> Any:
-        request = Request(environ)
+    def handle(self, exchange: HttpExchange) -> HttpAnswer:
+        """One HTTP exchange as API Gateway would serve it; logs one line."""
         started = time.perf_counter()
-        response = self._dispatch(request)
-        # The path only: query strings carry patient identifiers (patient:identifier=...|<NHS number>);
-        # and in the path, what looks like an NHS number (a sender's NHS number in place of an id)
-        # and share-link tokens.
-        log.info(
-            "%s %s -> %s (%.1f ms)",
-            request.method,
-            _NHS_NUMBER_LIKE.sub("[nhs-number?]", _SHARE_TOKEN.sub(r"\1[token]", request.path)[:200]),
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
-        return response(environ, start_response)
+        answer = self._dispatch(exchange)
+        if log.isEnabledFor(logging.INFO):
+            # The path only: query strings carry patient identifiers (patient:identifier=...|<NHS
+            # number>); and in the path, what looks like an NHS number (a sender's NHS number in place
+            # of an id) and share-link tokens.
+            log.info(
+                "%s %s -> %s (%.1f ms)",
+                exchange.method,
+                _NHS_NUMBER_LIKE.sub("[nhs-number?]", _SHARE_TOKEN.sub(r"\1[token]", exchange.path)[:200]),
+                answer.status,
+                (time.perf_counter() - started) * 1000,
+            )
+        return answer
 
-    def _dispatch(self, request: Request) -> Response:
-        length = request.content_length or 0
-        if length > MAX_BODY_BYTES:
-            return _gateway_error(413, "Request Too Long")
-        matched = self.match(request.method, request.path)
+    def _dispatch(self, exchange: HttpExchange) -> HttpAnswer:
+        matched = self.match(exchange.method, exchange.path)
         if matched is None:
             # What API Gateway answers for a path/method no resource serves.
             return _gateway_error(403, "Missing Authentication Token")
         route, params = matched
-        # As sent: the WSGI environ joins a repeated header's values with commas, API Gateway
-        # keeps each of them (multiValueHeaders).
-        headers = list(request.environ.get(RAW_HEADERS) or request.headers.items())
-        headers += [
-            ("X-Forwarded-Proto", request.scheme),
-            ("X-Forwarded-For", request.remote_addr or "127.0.0.1"),
+        headers = [
+            *exchange.headers,  # as sent, a repeated header's values each kept (multiValueHeaders)
+            ("X-Forwarded-Proto", "http"),
+            ("X-Forwarded-For", exchange.client_ip),
         ]
         event = rest_proxy_event(
-            method=request.method,
-            path=request.path,
+            method=exchange.method,
+            path=exchange.path,
             resource=route.path,
             path_parameters=params,
             headers=headers,
-            query=parse_qsl(request.query_string.decode("latin-1"), keep_blank_values=True),
-            body=request.get_data(cache=False),
+            query=parse_qsl(exchange.query, keep_blank_values=True),
+            body=exchange.body,
             stage=self.stage,
-            source_ip=request.remote_addr or "127.0.0.1",
+            source_ip=exchange.client_ip,
         )
         try:
-            result = self.functions[route.function].invoke(event)
+            with self._api_lock:
+                result = self.functions[route.function].invoke(event)
         except Exception:
             log.exception("function %s raised", route.function)
             # A Lambda that raises surfaces as API Gateway's own 502.
             return _gateway_error(502, "Internal server error")
-        return _to_response(result)
+        return _answer_of(result)
 
     def _poll_queue(self, function: str, queue_logical_id: str) -> None:
         import boto3
@@ -186,40 +221,138 @@ class LocalApi:
                     sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
 
 
-def _gateway_error(status: int, message: str) -> Response:
-    return Response(json.dumps({"message": message}), status=status, content_type="application/json")
+@dataclass(frozen=True, slots=True)
+class HttpExchange:
+    """What API Gateway takes from an HTTP request (the path percent-decoded, the query raw)."""
+
+    method: str
+    path: str
+    query: str
+    headers: list[tuple[str, str]]
+    body: bytes
+    client_ip: str
 
 
-def _to_response(result: Any) -> Response:
+@dataclass(frozen=True, slots=True)
+class HttpAnswer:
+    status: int
+    headers: list[tuple[str, str]]
+    body: bytes
+
+
+def _gateway_error(status: int, message: str) -> HttpAnswer:
+    return HttpAnswer(status, [("Content-Type", "application/json")], json.dumps({"message": message}).encode())
+
+
+def _answer_of(result: Any) -> HttpAnswer:
+    """A Lambda proxy result as API Gateway turns it into HTTP (multiValueHeaders win over headers)."""
     if not isinstance(result, dict) or "statusCode" not in result:
         return _gateway_error(502, "Internal server error")
     body = result.get("body") or ""
     data = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
-    response = Response(data, status=int(result["statusCode"]))
-    response.headers.clear()
-    for name, value in (result.get("headers") or {}).items():
-        response.headers[name] = str(value)
+    multi = {name.lower(): values for name, values in (result.get("multiValueHeaders") or {}).items()}
+    headers = [(n, str(v)) for n, v in (result.get("headers") or {}).items() if n.lower() not in multi]
     for name, values in (result.get("multiValueHeaders") or {}).items():
-        response.headers.remove(name)
-        for value in values:
-            response.headers.add(name, str(value))
-    return response
+        headers += [(name, str(value)) for value in values]
+    return HttpAnswer(int(result["statusCode"]), headers, data)
 
 
-class _KeepAliveHandler(WSGIRequestHandler):
-    """HTTP/1.1 with keep-alive: load generators and SDKs reuse connections, as with API Gateway."""
+class _BodyTooLarge(Exception):
+    """A chunked body past API Gateway's payload limit."""
+
+
+class _Handler(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive (load generators and SDKs reuse connections, as with API Gateway),
+    straight onto the standard library's server: no WSGI layer in between."""
 
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # headers and body leave in one go, never behind a delayed ACK
+    server: LocalHttpServer
 
-    def make_environ(self) -> dict[str, Any]:
-        environ = super().make_environ()
-        environ[RAW_HEADERS] = list(self.headers.items())
-        return environ
+    def _serve(self) -> None:
+        body = self._body()
+        if body is None:
+            return
+        raw_path, _, query = self.path.partition("?")
+        exchange = HttpExchange(
+            method=self.command,
+            path=unquote(raw_path, errors="replace"),
+            query=query,
+            headers=list(self.headers.items()),
+            body=body,
+            client_ip=self.client_address[0],
+        )
+        self._send(self.server.api.handle(exchange))
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+    def __getattr__(self, name: str) -> Any:
+        # Every method reaches API Gateway (TRACE, made-up ones): the API decides how to answer.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
+
+    def _body(self) -> bytes | None:
+        """The request body (Content-Length or chunked); None when refused (already answered)."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            try:
+                return self._chunked_body()
+            except ValueError:  # a chunk size that is not hexadecimal
+                self._refuse(400, "Bad Request")
+            except _BodyTooLarge:
+                self._refuse(413, "Request Too Long")
+            return None
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0 or length > MAX_BODY_BYTES:
+            self._refuse(400 if length < 0 else 413, "Bad Request" if length < 0 else "Request Too Long")
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _chunked_body(self) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while (length := int(self.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)) > 0:
+            size += length
+            if size > MAX_BODY_BYTES:
+                raise _BodyTooLarge
+            chunks.append(self.rfile.read(length))
+            self.rfile.readline()
+        while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+            pass  # trailers
+        return b"".join(chunks)
+
+    def _refuse(self, status: int, message: str) -> None:
+        self.close_connection = True  # the unread body would be taken for the next request
+        self._send(_gateway_error(status, message))
+
+    def _send(self, answer: HttpAnswer) -> None:
+        self.send_response(answer.status)
+        for name, value in answer.headers:
+            if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(name, value)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(answer.body)
+
+    def log_message(self, format: str, *args: Any) -> None:
         pass  # LocalApi logs one line per request itself
 
 
-def serve(api: LocalApi, host: str, port: int) -> BaseWSGIServer:
+class LocalHttpServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], api: LocalApi) -> None:
+        self.api = api
+        super().__init__(address, _Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return  # a client that hung up: nothing to report
+        log.exception("HTTP connection from %s failed", client_address[0])
+
+
+def serve(api: LocalApi, host: str, port: int) -> LocalHttpServer:
     """A threaded HTTP server for ``api`` (the caller runs ``serve_forever``)."""
-    return make_server(host, port, api.wsgi, threaded=True, request_handler=_KeepAliveHandler)
+    return LocalHttpServer((host, port), api)

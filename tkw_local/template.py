@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -49,12 +50,12 @@ def constant_case(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class ApiRoute:
+class ApiRoute:  # frozen without slots: cached_property keeps the parsed path on the instance
     function: str  # logical id
     path: str  # API Gateway resource path, e.g. /booking-and-referral/FHIR/R4/Appointment/{id}
     method: str  # upper case, or ANY
 
-    @property
+    @cached_property
     def segments(self) -> tuple[str, ...]:
         return tuple(s for s in self.path.split("/") if s)
 
@@ -77,7 +78,7 @@ class ApiRoute:
                 return None
         return params if len(parts) == len(segments) else None
 
-    @property
+    @cached_property
     def specificity(self) -> tuple[int, ...]:
         """API Gateway prefers literal segments over {param} over {greedy+}, left to right."""
         return tuple(0 if s.endswith("+}") else 1 if s.startswith("{") else 2 for s in self.segments)

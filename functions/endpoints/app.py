@@ -2,22 +2,20 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tkw.access import Caller
-from tkw.edge import serve_admin
+from tkw.edge import logger, metrics, resolver, serve_admin
+from tkw.edge import tracer as tracer_for_function
 from tkw.http import ApiRequest, ApiResponse
 from tkw.outbound import endpoints
 from tkw.outbound.service import get_outbound_services
 from tkw.services import Services
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-app = APIGatewayRestResolver()
+tracer = tracer_for_function()
+app = resolver()
 
 
 @app.get("/tkw/endpoints")
@@ -26,7 +24,6 @@ def list_endpoints() -> Response[str]:
     return serve_admin(
         lambda request, _, caller: endpoints.list_endpoints(request, caller, get_outbound_services().endpoints),
         app,
-        logger,
     )
 
 
@@ -35,11 +32,9 @@ def list_endpoints() -> Response[str]:
 def put_endpoint(service_id: str) -> Response[str]:
     def action(request: ApiRequest, services: Services, caller: Caller) -> ApiResponse:
         outbound = get_outbound_services()
-        return endpoints.put_endpoint(
-            request, caller, outbound.endpoints, outbound.guard, service_id, services.clock()
-        )
+        return endpoints.put_endpoint(request, caller, outbound.endpoints, outbound.guard, service_id, services.clock())
 
-    return serve_admin(action, app, logger)
+    return serve_admin(action, app)
 
 
 @app.delete("/tkw/endpoints/<service_id>")
@@ -50,7 +45,6 @@ def delete_endpoint(service_id: str) -> Response[str]:
             request, caller, get_outbound_services().endpoints, service_id
         ),
         app,
-        logger,
     )
 
 
@@ -61,7 +55,7 @@ def ping_endpoint(service_id: str) -> Response[str]:
         outbound = get_outbound_services()
         return endpoints.ping_endpoint(request, caller, outbound.endpoints, outbound.transport_for, service_id)
 
-    return serve_admin(action, app, logger)
+    return serve_admin(action, app)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

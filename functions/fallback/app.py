@@ -2,22 +2,16 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tkw.edge import serve
+from tkw.edge import bars_resolver, logger, metrics
+from tkw.edge import tracer as tracer_for_function
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-app = APIGatewayRestResolver()
-
-
-@app.not_found
-def unrouted(_: Exception) -> Response[str]:
-    return serve(None, app, logger, metrics)
+tracer = tracer_for_function()
+# No routes: every request is "not found" here, and the BaRS resolver's not-found answer applies
+# (405 with Allow on a known BaRS path, else 404 NOT_FOUND).
+app = bars_resolver()
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

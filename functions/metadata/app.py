@@ -2,26 +2,23 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tkw import BASE_PATH
-from tkw.edge import answer_unmatched, serve
+from tkw.edge import bars_resolver, logger, metrics, serve
+from tkw.edge import tracer as tracer_for_function
 from tkw.routes import Operation
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-app = APIGatewayRestResolver()
-answer_unmatched(app, logger, metrics)  # odd ids, trailing slash: still a BaRS answer
+tracer = tracer_for_function()
+app = bars_resolver()  # odd ids, trailing slash: still a BaRS answer
 
 
 @app.get(f"{BASE_PATH}/metadata")
 @tracer.capture_method
 def get_metadata() -> Response[str]:
-    return serve(Operation.METADATA, app, logger, metrics)
+    return serve(Operation.METADATA, app)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -2,33 +2,33 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tkw import portal
-from tkw.edge import serve_admin
+from tkw.edge import logger, metrics, resolver, serve_admin
+from tkw.edge import tracer as tracer_for_function
 
-logger = Logger()
-tracer = Tracer()
-app = APIGatewayRestResolver()
+tracer = tracer_for_function()
+app = resolver()
 
 
 @app.get("/tkw/portal")
 @tracer.capture_method
 def page() -> Response[str]:
     # The page holds no data: it loads without a token even in int mode, then asks for one.
-    return serve_admin(lambda request, _, __: portal.serve(request), app, logger, public=True)
+    return serve_admin(lambda request, _, __: portal.serve(request), app, public=True)
 
 
 @app.get("/tkw/portal/<asset>")
 @tracer.capture_method
 def asset(asset: str) -> Response[str]:
-    return serve_admin(lambda request, _, __: portal.serve(request), app, logger, public=True)
+    return serve_admin(lambda request, _, __: portal.serve(request), app, public=True)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)

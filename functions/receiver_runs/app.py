@@ -2,22 +2,20 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tkw.access import Caller
-from tkw.edge import serve_admin
+from tkw.edge import logger, metrics, resolver, serve_admin
+from tkw.edge import tracer as tracer_for_function
 from tkw.http import ApiRequest, ApiResponse
 from tkw.receiver import service
 from tkw.services import Services
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-app = APIGatewayRestResolver()
+tracer = tracer_for_function()
+app = resolver()
 
 
 def _start(request: ApiRequest, _: Services, caller: Caller) -> ApiResponse:
@@ -29,26 +27,26 @@ def _start(request: ApiRequest, _: Services, caller: Caller) -> ApiResponse:
 @app.post("/tkw/receiver-runs")
 @tracer.capture_method
 def start_run() -> Response[str]:
-    return serve_admin(_start, app, logger)
+    return serve_admin(_start, app)
 
 
 @app.get("/tkw/receiver-runs")
 @tracer.capture_method
 def list_runs() -> Response[str]:
-    return serve_admin(lambda request, _, caller: service.list_runs(request, caller), app, logger)
+    return serve_admin(lambda request, _, caller: service.list_runs(request, caller), app)
 
 
 @app.get("/tkw/receiver-runs/<run_id>")
 @tracer.capture_method
 def get_run(run_id: str) -> Response[str]:
-    return serve_admin(lambda request, _, caller: service.get_run(request, caller, run_id), app, logger)
+    return serve_admin(lambda request, _, caller: service.get_run(request, caller, run_id), app)
 
 
 @app.get("/tkw/receiver-suite")
 @tracer.capture_method
 def describe_suite() -> Response[str]:
     # What the suite contains is no secret: readable without a token, even in int mode.
-    return serve_admin(lambda request, _, __: service.describe_suite(request), app, logger, public=True)
+    return serve_admin(lambda request, _, __: service.describe_suite(request), app, public=True)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

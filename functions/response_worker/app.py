@@ -2,17 +2,17 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tkw import observability  # noqa: F401 - before Tracer(): X-Ray SDK only where traced
+from tkw.observability import make_tracer
 from tkw.outbound import service
 
 logger = Logger()
-tracer = Tracer()
+tracer = make_tracer()  # a no-op one where no X-Ray daemon collects traces
 metrics = Metrics()
 # A message whose handler raises (AWS failed) is a batch item failure: SQS redelivers it; the step's
 # claim makes sure a response that was already sent is not sent again.

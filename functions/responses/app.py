@@ -2,24 +2,22 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from tkw.edge import serve_admin
+from tkw.edge import logger, metrics, resolver, serve_admin
+from tkw.edge import tracer as tracer_for_function
 from tkw.outbound.service import request_response
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-app = APIGatewayRestResolver()
+tracer = tracer_for_function()
+app = resolver()
 
 
 @app.post("/tkw/responses")
 @tracer.capture_method
 def send_response() -> Response[str]:
-    return serve_admin(lambda request, _, caller: request_response(request, caller), app, logger)
+    return serve_admin(lambda request, _, caller: request_response(request, caller), app)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

@@ -2,30 +2,28 @@
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tkw import state_api
-from tkw.edge import serve_admin
+from tkw.edge import logger, metrics, resolver, serve_admin
+from tkw.edge import tracer as tracer_for_function
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-app = APIGatewayRestResolver()
+tracer = tracer_for_function()
+app = resolver()
 
 
 @app.get("/tkw/state")
 @tracer.capture_method
 def get_state() -> Response[str]:
-    return serve_admin(state_api.get_state, app, logger)
+    return serve_admin(state_api.get_state, app)
 
 
 @app.delete("/tkw/state")
 @tracer.capture_method
 def reset_state() -> Response[str]:
-    return serve_admin(state_api.reset_state, app, logger)
+    return serve_admin(state_api.reset_state, app)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)

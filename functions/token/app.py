@@ -5,27 +5,25 @@ Tracing never captures responses here: they carry access tokens.
 
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics, Tracer
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from tkw.auth.token_endpoint import issue_token
-from tkw.edge import current_request, to_response
+from tkw.edge import logger, metrics, request_of, resolver, to_response
+from tkw.edge import tracer as tracer_for_function
 from tkw.services import get_services
 
-logger = Logger()
-tracer = Tracer()
-metrics = Metrics()
-app = APIGatewayRestResolver()
+tracer = tracer_for_function()
+app = resolver()
 
 
 @app.post("/oauth2/token")
 @tracer.capture_method(capture_response=False)
 def token() -> Response[str]:
     services = get_services()
-    response = issue_token(current_request(app, logger), services.auth, services.clock())
+    response = issue_token(request_of(app), services.auth, services.clock())
     metrics.add_metric(name=f"TokenStatus{response.status}", unit=MetricUnit.Count, value=1)
     return to_response(response)
 

@@ -82,7 +82,7 @@ def header_value(value: Any) -> str | bytes:
     if isinstance(value, str):
         return value
     if isinstance(value, dict) and len(value) == 1:
-        (kind, data), = value.items()
+        ((kind, data),) = value.items()
         data = expand(data)
         compact = json.dumps(data, separators=(",", ":")).encode()
         match kind:

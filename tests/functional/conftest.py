@@ -18,14 +18,12 @@ TEMPLATE = Template.read(ROOT / "template.yaml")
 
 def _reset_caches() -> None:
     from tkw.adapters.aws import reset_clients
-    from tkw.outbound.service import get_outbound_services
     from tkw.services import get_services
     from tkw.settings import get_settings
 
     reset_clients()
     get_settings.cache_clear()
-    get_services.cache_clear()
-    get_outbound_services.cache_clear()
+    get_services.cache_clear()  # the receiver and outbound collaborators with it
 
 
 @pytest.fixture
@@ -46,6 +44,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Resolver]:
             env.update({k: str(resolver.resolve(v)) for k, v in spec.environment.items()})
         for name, value in env.items():
             monkeypatch.setenv(name, value)
+        # Reports through the in-process worker, as under the local runner (the queue path and the
+        # report worker function have their own test).
+        monkeypatch.setenv("TKW_REPORT_HANDOFF", "in-process")
         yield resolver
         _reset_caches()
     assert "AWS_ENDPOINT_URL" not in os.environ

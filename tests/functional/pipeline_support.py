@@ -8,7 +8,6 @@ from typing import Any
 from bars_support import BASE, DOS, bars_headers, target
 
 from tkw.http import ApiRequest, ApiResponse
-from tkw.message_kinds import NHS_NUMBER_SYSTEM
 from tkw.pipeline import handle
 from tkw.routes import Operation
 
@@ -49,19 +48,6 @@ def entries(bundle: dict[str, Any], resource_type: str) -> list[dict[str, Any]]:
 
 def header(bundle: dict[str, Any]) -> dict[str, Any]:
     return entries(bundle, "MessageHeader")[0]
-
-
-def for_patient(bundle: dict[str, Any], nhs_number: str | None) -> dict[str, Any]:
-    """The bundle with every Patient's NHS number set to ``nhs_number`` (None: no NHS number at all)."""
-    for patient in entries(bundle, "Patient"):
-        others = [i for i in patient.get("identifier", []) if i.get("system") != NHS_NUMBER_SYSTEM]
-        if nhs_number is not None:
-            others.insert(0, {"system": NHS_NUMBER_SYSTEM, "value": nhs_number})
-        if others:
-            patient["identifier"] = others
-        else:
-            patient.pop("identifier", None)
-    return bundle
 
 
 def focus(body: dict[str, Any]) -> dict[str, Any]:

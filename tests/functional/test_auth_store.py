@@ -36,8 +36,14 @@ SAMPLE_TOKEN = "Sr5PGv19wTEHJdDr2wx2f7IGd0cw"
 
 
 def token_record(token: str = SAMPLE_TOKEN, expires_at: int = int(NOW) + 599) -> TokenRecord:
-    return TokenRecord(token_hash=hash_token(token), api_key=API_KEY, kid="TestSupplier-INT-1", app_name="Test app",
-                       issued_at_ms=int(NOW * 1000), expires_at=expires_at)
+    return TokenRecord(
+        token_hash=hash_token(token),
+        api_key=API_KEY,
+        kid="TestSupplier-INT-1",
+        app_name="Test app",
+        issued_at_ms=int(NOW * 1000),
+        expires_at=expires_at,
+    )
 
 
 def test_the_template_table_has_the_expected_shape(table: str, ddb: Any) -> None:
@@ -71,8 +77,12 @@ def test_items_use_the_documented_keys(store: DynamoAuthStore, table: str, ddb: 
 
 def test_put_app_replaces_its_keys(store: DynamoAuthStore) -> None:
     store.put_app(app_record())
-    rotated = AppRecord(api_key=API_KEY, name="Renamed", created_at=1,
-                        keys=(AppKey(kid="TestSupplier-INT-2", public_key_pem=key_pair("b").public_pem),))
+    rotated = AppRecord(
+        api_key=API_KEY,
+        name="Renamed",
+        created_at=1,
+        keys=(AppKey(kid="TestSupplier-INT-2", public_key_pem=key_pair("b").public_pem),),
+    )
     store.put_app(rotated)
     found = store.get_app(API_KEY, NOW)
     assert found is not None and found.name == "Renamed" and found.kids == ["TestSupplier-INT-2"]
@@ -109,8 +119,9 @@ def test_a_jti_is_claimed_once(store: DynamoAuthStore) -> None:
     assert store.put_jti_if_absent(API_KEY, "b7ae4c12-3c04-465a-8877-c2e80f0126a3", int(NOW) + 60, NOW)
     assert not store.put_jti_if_absent(API_KEY, "b7ae4c12-3c04-465a-8877-c2e80f0126a3", int(NOW) + 60, NOW + 1)
     # Per application:
-    assert store.put_jti_if_absent("Another0000000000000000000000001", "b7ae4c12-3c04-465a-8877-c2e80f0126a3",
-                                   int(NOW) + 60, NOW)
+    assert store.put_jti_if_absent(
+        "Another0000000000000000000000001", "b7ae4c12-3c04-465a-8877-c2e80f0126a3", int(NOW) + 60, NOW
+    )
 
 
 def test_an_expired_jti_item_does_not_block(store: DynamoAuthStore) -> None:
@@ -138,12 +149,15 @@ def test_the_jti_write_is_one_conditional_put(table: str, ddb: Any) -> None:
     assert sent[0]["ExpressionAttributeValues"] == {":now": {"N": str(NOW)}}
 
 
-def test_get_auth_store_seeds_from_the_apps_file(
-    table: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_get_auth_store_seeds_from_the_apps_file(table: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     seed = tmp_path / "apps.json"
-    entry = {"api_key": "SeedKey0000000000000000000000001", "name": "Seeded", "ods_codes": ["A1001"],
-             "kid": "Seed-INT-1", "public_key_pem": key_pair("a").public_pem}
+    entry = {
+        "api_key": "SeedKey0000000000000000000000001",
+        "name": "Seeded",
+        "ods_codes": ["A1001"],
+        "kid": "Seed-INT-1",
+        "public_key_pem": key_pair("a").public_pem,
+    }
     seed.write_text(json.dumps([entry]))
     monkeypatch.setenv("TKW_APPS_FILE", str(seed))
     reset_auth_stores()

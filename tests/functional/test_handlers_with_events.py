@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
 from bars_support import BASE, ROOT, assert_outcome, assert_valid_fhir, proxy_headers
 
 from tkw_local.backend import Resolver
-from tkw_local.functions import LoadedFunction
+from tkw_local.functions import LoadedFunction, sqs_event
 from tkw_local.template import Template
 
 EVENTS = ROOT / "events"
@@ -186,3 +187,48 @@ def test_bars_responses_name_their_report_and_it_can_be_read(
     read = functions["ReportsFunction"].invoke(event)
     assert read["statusCode"] == 200, read["body"][:300]
     assert json.loads(read["body"])["id"] == report_id
+
+
+def test_deployed_reports_go_through_the_queue_and_the_report_worker(
+    aws: Resolver, functions: dict[str, LoadedFunction], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As deployed: the BaRS function sends one SQS message; until the report worker has run, the
+    report is "pending" (202, never 404); the worker stores it; a redelivery rewrites it harmlessly."""
+    from tkw.services import get_services
+    from tkw.settings import get_settings
+
+    monkeypatch.setenv("TKW_REPORT_HANDOFF", "queue")
+    get_settings.cache_clear()
+    get_services.cache_clear()
+    event = load_event("metadata")
+    result = functions["MetadataFunction"].invoke(event)
+    assert result["statusCode"] == 200
+    report_id = proxy_headers(result)["TKW-Report-Id"]
+
+    read_event = load_event("reports_read") | {"path": f"/tkw/reports/{report_id}", "pathParameters": {"id": report_id}}
+    pending = functions["ReportsFunction"].invoke(read_event)
+    assert pending["statusCode"] == 202, pending["body"][:300]
+    assert json.loads(pending["body"])["status"] == "pending"
+    assert proxy_headers(pending)["Retry-After"] == "1"
+
+    sqs = boto3.client("sqs")
+    queue_url = aws.physical["ReportJobsQueue"]
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)["Messages"]
+    assert len(messages) == 1
+    worker_event = sqs_event(messages, aws.arns["ReportJobsQueue"])
+    for _ in range(2):  # the second delivery is a retry: same report, still no duplicate finding
+        answer = functions["ReportWorkerFunction"].invoke(worker_event)
+        assert answer == {"batchItemFailures": []}
+
+    read = functions["ReportsFunction"].invoke(read_event)
+    assert read["statusCode"] == 200, read["body"][:300]
+    record = json.loads(read["body"])
+    assert record["id"] == report_id
+    assert record["exchange"]["response_status"] == 200
+    assert not [f for f in record["findings"] if f["id"].startswith("header.x-request-id") and not f["passed"]]
+
+
+def test_an_unreadable_report_job_is_a_batch_item_failure(aws: Resolver, functions: dict[str, LoadedFunction]) -> None:
+    """SQS retries it, then moves it to the dead-letter queue; the rest of the batch is stored."""
+    worker_event = sqs_event([{"MessageId": "m-1", "ReceiptHandle": "r-1", "Body": "{not json"}], "arn:queue")
+    assert functions["ReportWorkerFunction"].invoke(worker_event) == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}

@@ -27,6 +27,7 @@ from tkw.outbound.service import (
     request_response,
 )
 from tkw.receiver.safety import AddressGuard
+from tkw.reports import save_report
 from tkw.reports.model import ExchangeRecord, ReportRecord
 from tkw_local.backend import Resolver
 
@@ -146,7 +147,7 @@ def test_responses_beyond_the_organisations_hourly_budget_are_not_sent(
         ),
         verdict="pass",
     )
-    outbound.reports.save(trigger, "<html></html>")
+    save_report(outbound.reports, trigger)
     order = ApiRequest(
         method="POST",
         path="/tkw/responses",

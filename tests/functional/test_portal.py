@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bars_support import ROOT, organisation, proxy_headers
+from bars_support import ROOT, answered, organisation, proxy_headers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit" / "reports"))
 from reports_support import booking_report
@@ -19,13 +19,14 @@ from reports_support import booking_report
 from tkw import portal
 from tkw.access import OPEN
 from tkw.http import ApiRequest
-from tkw.reports import save_report
-from tkw.reports.api import download_report
+from tkw.reports import api, save_report
 from tkw.reports.memory import InMemoryReportStore
 from tkw_local.backend import Resolver
 from tkw_local.functions import LoadedFunction
 
 EVENTS = ROOT / "events"
+
+download_report = answered(api.download_report)
 
 
 def event(path: str, *, headers: dict[str, str] | None = None, query: dict[str, str] | None = None) -> dict[str, Any]:

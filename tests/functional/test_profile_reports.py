@@ -48,6 +48,8 @@ def post(bundle: dict[str, Any], with_services: Services) -> ApiResponse:
 def stored(with_services: Services, response: ApiResponse) -> Any:
     store = with_services.reports
     assert isinstance(store, InMemoryReportStore)
+    # Reports are produced by the report worker, after the answer: wait for this one.
+    assert with_services.report_handoff.wait_for(response.headers["TKW-Report-Id"], 10)
     return store.get("A1001", response.headers["TKW-Report-Id"], 0)
 
 
@@ -74,6 +76,7 @@ def test_the_html_report_groups_profile_findings_by_resource() -> None:
     record = stored(with_services, response)
     store = with_services.reports
     assert isinstance(store, InMemoryReportStore)
+    assert store.link("A1001", record.id, "html", 0)  # the HTML is rendered when first asked for
     html = next(v.decode() for k, v in store.objects.items() if record.id in k and k.endswith(".html"))
     errors = html.split('<section id="errors">', 1)[1].split("</section>", 1)[0]
     assert "Against the profiles (1)" in errors

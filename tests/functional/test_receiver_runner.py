@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from unit.receiver.receiver_stubs import RunningStub, compliant_app, defective_app, failing_app, serve, yes_app
+from unit.receiver.receiver_stubs import (
+    CompliantReceiver,
+    RunningStub,
+    compliant_app,
+    defective_app,
+    failing_app,
+    serve,
+    yes_app,
+)
 from werkzeug.wrappers import Request, Response
 
 from tkw.receiver.models import TestResult
@@ -416,3 +424,36 @@ def test_reports_render_from_a_real_run(defective_outcome: RunOutcome, tmp_path:
     assert {"report.html", "results.json", "junit.xml"} <= set(names)
     assert sum(n.startswith("exchanges/") for n in names) == len(defective_outcome.results)
     assert json.loads(files["results.json"])["run"]["run_id"] == "r-1"
+
+
+class OrderingReceiver(CompliantReceiver):
+    """A compliant receiver except that it reads its ServiceRequests back as orders: valid FHIR R4, but
+    BaRS's ServiceRequest profiles fix ``intent`` to ``plan``."""
+
+    def answer(self, request: Request) -> Response:
+        response = super().answer(request)
+        if request.method == "GET" and "/ServiceRequest/" in request.path and response.status_code == 200:
+            body = json.loads(response.get_data())
+            body["intent"] = "order"
+            response.set_data(json.dumps(body))
+        return response
+
+
+def test_a_receiver_answer_that_breaks_a_profile_fails_naming_the_element_and_profile() -> None:
+    with serve(OrderingReceiver()) as stub:
+        outcome = run(stub.url(), application="6")
+    results = by_id(outcome)
+    read = results["a6-referral-get"]
+    assert (outcome.status, read.status) == ("failed", "failed")
+    checks = {c.id: c for c in read.checks}
+    assert checks["status"].passed and checks["fhir-valid"].passed  # base R4 cannot see it
+    profile = [c for c in read.checks if c.id.startswith("profile") and not c.passed]
+    assert [(c.id, c.severity) for c in profile] == [("profile.fixed", "error")]
+    assert profile[0].message.startswith("at ServiceRequest.intent: ")
+    assert "expected plan, found order" in profile[0].message
+    assert "profile https://fhir.nhs.uk/StructureDefinition/BARSServiceRequest-request-referral" in profile[0].message
+    # Every other answer conforms, and says so with the package versions it was judged against.
+    others = [r for r in outcome.results if r.test_id != "a6-referral-get"]
+    assert [r.test_id for r in others if r.status != "passed"] == []
+    created = results["a6-referral-initial"]
+    assert next(c for c in created.checks if c.id == "profile").passed

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
+from bars_support import assert_outcome
 from unit.receiver.receiver_stubs import RunningStub, compliant_app, serve
 from werkzeug.wrappers import Request
 
@@ -23,11 +24,11 @@ Api = Callable[..., tuple[int, Any, dict[str, str]]]
 
 @pytest.fixture
 def receiver_aws(aws: Resolver) -> Iterator[Resolver]:
-    from tkw.receiver.service import get_receiver_services
+    from tkw.services import get_services
 
-    get_receiver_services.cache_clear()
+    get_services.cache_clear()
     yield aws
-    get_receiver_services.cache_clear()
+    get_services.cache_clear()
 
 
 @pytest.fixture
@@ -239,18 +240,25 @@ def test_private_receivers_are_refused_when_deployed(receiver_aws: Resolver, api
     for endpoint, why in PRIVATE_ENDPOINTS:
         status, body, _ = api("POST", "/tkw/receiver-runs", {"endpoint": endpoint, "target_identifier": "2000072489"})
         assert status == 400, endpoint
-        assert body["error"] == "bad_request"
-        assert why in body["message"] and body["details"][0]["field"] == "endpoint", body
-        assert "ALLOW_PRIVATE_RECEIVERS" in body["message"]
+        issue = assert_outcome(body, "REC_BAD_REQUEST", "invalid")
+        assert why in issue["diagnostics"] and issue["expression"] == ["endpoint"], body
+        assert "ALLOW_PRIVATE_RECEIVERS" in issue["diagnostics"]
 
 
 def test_bad_input_is_a_400_saying_what_is_wrong(receiver_aws: Resolver, api: Api) -> None:
     for body, field, says in BAD_INPUT:
         status, answer, _ = api("POST", "/tkw/receiver-runs", body)
         assert status == 400, body
-        assert answer["error"] == "bad_request" and says in answer["message"], (body, answer)
+        issue = assert_outcome(answer, "REC_BAD_REQUEST", "invalid")
+        assert says in issue["diagnostics"], (body, answer)
         if field:
-            assert field in [d["field"] for d in answer["details"]], (body, answer)
+            assert field in issue["expression"], (body, answer)
+
+
+def test_json_nested_too_deep_is_a_400_not_a_500(receiver_aws: Resolver, api: Api) -> None:
+    status, answer, _ = api("POST", "/tkw/receiver-runs", b"[" * 100_000 + b"]" * 100_000)
+    assert status == 400
+    assert "must be a JSON object" in assert_outcome(answer, "REC_BAD_REQUEST", "invalid")["diagnostics"]
 
 
 def test_unusable_tls_material_is_refused_before_queueing(private_allowed: Resolver, api: Api) -> None:
@@ -263,15 +271,18 @@ def test_unusable_tls_material_is_refused_before_queueing(private_allowed: Resol
             "ca_bundle": "-----BEGIN CERTIFICATE-----\nnope\n",
         },
     )
-    assert status == 400 and "TLS material" in answer["message"]
+    assert status == 400 and "TLS material" in assert_outcome(answer, "REC_BAD_REQUEST", "invalid")["diagnostics"]
 
 
 def test_reading_runs(receiver_aws: Resolver, api: Api) -> None:
-    assert api("GET", "/tkw/receiver-runs/8a1c7f0e-0000-4000-8000-000000000000")[0] == 404
+    status, answer, _ = api("GET", "/tkw/receiver-runs/8a1c7f0e-0000-4000-8000-000000000000")
+    assert status == 404
+    assert_outcome(answer, "REC_NOT_FOUND", "not-found")
     status, answer, _ = api("GET", "/tkw/receiver-runs/not-a-run")
-    assert status == 400 and "not a run id" in answer["message"]
+    assert status == 400 and "not a run id" in assert_outcome(answer, "REC_BAD_REQUEST", "invalid")["diagnostics"]
     status, answer, _ = api("GET", "/tkw/receiver-runs", query=[("limit", "0")])
     assert status == 400
+    assert_outcome(answer, "REC_BAD_REQUEST", "invalid")
     status, answer, _ = api("GET", "/tkw/receiver-runs")
     assert (status, answer) == (200, {"runs": []})
 
@@ -303,7 +314,7 @@ def test_the_suite_is_described_for_a_ui(receiver_aws: Resolver, api: Api) -> No
         t.id for t in load_suite().tests if t.application == "6" and t.suite == "happy"
     ]
     status, refused, _ = api("GET", "/tkw/receiver-suite", query=[("suite", "sad")])
-    assert status == 400 and "happy or error" in refused["message"]
+    assert status == 400 and "happy or error" in refused["issue"][0]["diagnostics"]
 
 
 def test_a_run_of_one_application_s_suites_reports_each_result_with_its_application_and_suite(
@@ -340,12 +351,12 @@ def test_a_run_of_one_application_s_suites_reports_each_result_with_its_applicat
 def test_a_queue_failure_is_reported_and_the_run_marked_as_error(
     private_allowed: Resolver, api: Api, monkeypatch: pytest.MonkeyPatch, stub: RunningStub
 ) -> None:
-    from tkw.receiver.service import get_receiver_services
+    from tkw.services import get_services
     from tkw.settings import get_settings
 
     monkeypatch.setenv("RECEIVER_RUNS_QUEUE_URL", "https://sqs.eu-west-2.amazonaws.com/123456789012/no-such-queue")
     get_settings.cache_clear()
-    get_receiver_services.cache_clear()
+    get_services.cache_clear()
     status, answer, _ = api("POST", "/tkw/receiver-runs", {"endpoint": stub.url(), "target_identifier": "1"})
     assert status == 503
     _, run, _ = api("GET", f"/tkw/receiver-runs/{answer['run_id']}")

@@ -1,4 +1,5 @@
-"""Report storage on moto: S3 layout, the DynamoDB index, listing, isolation, links and zips.
+"""Report storage on moto: the DynamoDB items, S3 objects made on demand, listing, isolation,
+duplicate X-Request-Id claims, links and zips.
 
 The same contract runs against the S3 + DynamoDB adapter and the in-memory store; presigned links
 are fetched over real HTTP from moto's server.
@@ -6,13 +7,16 @@ are fetched over real HTTP from moto's server.
 
 from __future__ import annotations
 
+import base64
 import io
 import json
+import os
 import sys
 import time
 import urllib.parse
 import urllib.request
 import zipfile
+import zlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -28,7 +32,7 @@ from reports_support import BUCKET, REGION, TABLE, booking_report, create_resour
 from tkw.adapters.report_store import S3ReportStore
 from tkw.reports import ReportQuery, ReportRecord, ReportStore, save_report
 from tkw.reports.memory import InMemoryReportStore
-from tkw.reports.store import InvalidPageToken
+from tkw.reports.store import InvalidPageToken, RequestIdClaim
 
 DAY = datetime(2026, 1, 31, 9, 30, tzinfo=UTC)
 NOW = DAY.timestamp() + 60
@@ -71,6 +75,21 @@ def saved(store: ReportStore, **kwargs: Any) -> ReportRecord:
     record = booking_report(**kwargs)
     save_report(store, record)
     return record
+
+
+def large_report(**kwargs: Any) -> ReportRecord:
+    """A booking whose Patient narrative carries ~600 KB of base64 (an attached scan, say): over
+    300 KB even zlib-compressed, so too large to live in a DynamoDB item."""
+    record = booking_report(**kwargs)
+    bundle = json.loads(record.exchange.request_body or "{}")
+    scan = base64.b64encode(os.urandom(450_000)).decode()
+    bundle["entry"][2]["resource"]["text"] = {"status": "generated", "div": f"<div>{scan}</div>"}
+    exchange = record.exchange.model_copy(update={"request_body": json.dumps(bundle)})
+    return record.model_copy(update={"exchange": exchange})
+
+
+def s3_keys(bucket: str = BUCKET) -> set[str]:
+    return {o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])}
 
 
 # -- the contract, on both stores ---------------------------------------------------------------
@@ -142,12 +161,65 @@ def test_page_token_of_another_organisation_is_refused(store: ReportStore) -> No
 
 
 def test_request_ids_are_remembered_for_24_hours_per_organisation(store: ReportStore) -> None:
-    assert store.claim_request_id("A1001", "5d9a3c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c", NOW) is False
-    assert store.claim_request_id("A1001", "5d9a3c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c", NOW + 10) is True
-    assert store.claim_request_id("B2002", "5d9a3c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c", NOW + 10) is False
-    assert store.claim_request_id("A1001", "5d9a3c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c", NOW + 86401) is False
-    assert store.claim_request_id("A1001", "x" * 2000, NOW) is False  # long ids are hashed, still remembered
-    assert store.claim_request_id("A1001", "x" * 2000, NOW) is True
+    rid = "5d9a3c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c"
+    assert store.claim_request_id("A1001", rid, NOW, "report-1") is False
+    assert store.claim_request_id("A1001", rid, NOW + 10, "report-2") is True
+    assert store.claim_request_id("B2002", rid, NOW + 10, "report-3") is False
+    assert store.claim_request_id("A1001", rid, NOW + 86401, "report-4") is False
+    assert store.claim_request_id("A1001", "x" * 2000, NOW, "report-5") is False  # long ids are hashed
+    assert store.claim_request_id("A1001", "x" * 2000, NOW, "report-6") is True
+
+
+def test_a_retried_report_does_not_count_its_own_claim_as_a_reuse(store: ReportStore) -> None:
+    """The worker may produce a report twice (a redelivered job): its own claim is not a duplicate."""
+    rid = "0f5a3c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c"
+    assert store.claim_request_id("A1001", rid, NOW, "report-1") is False
+    assert store.claim_request_id("A1001", rid, NOW + 1, "report-1") is False
+    assert store.claim_request_id("A1001", rid, NOW + 2, "report-2") is True
+
+
+def claim(request_id: str, report_id: str, at: float, ods: str = "A1001") -> RequestIdClaim:
+    return RequestIdClaim(ods, request_id, report_id, at)
+
+
+def test_request_id_reuses_are_found_across_batches(store: ReportStore) -> None:
+    rid, other = "7a1e0c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c", "8b2f0c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c"
+    first_batch = [claim(rid, "report-1", NOW), claim(other, "report-2", NOW)]
+    assert store.claim_request_ids(first_batch) == set()
+    records = {c.report_id: booking_report(time=DAY).model_copy(update={"id": c.report_id}) for c in first_batch}
+    assert store.save_all(list(records.values()), first_batch) == []
+
+    second_batch = [
+        claim(rid, "report-3", NOW + 10),  # reused within 24 h
+        claim(rid, "report-4", NOW + 86401),  # the first claim lapsed a day after its request
+        claim(rid, "report-5", NOW + 10, ods="B2002"),  # another organisation's ids are its own
+        claim(other, "report-2", NOW + 20),  # a redelivered job: its own claim
+        claim("x" * 2000, "report-6", NOW),  # long ids are hashed in the key
+        claim("", "report-8", NOW),  # no X-Request-Id: nothing to reuse
+        claim("", "report-9", NOW + 1),
+    ]
+    assert store.claim_request_ids(second_batch) == {"report-3"}
+    # Nothing is remembered until the records are stored with their claims.
+    assert store.claim_request_ids([claim("x" * 2000, "report-7", NOW + 1)]) == set()
+
+
+def test_request_id_reuses_within_one_batch_flag_the_later_request(store: ReportStore) -> None:
+    rid = "9c3a0c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c"
+    batch = [claim(rid, "report-late", NOW + 5), claim(rid, "report-early", NOW), claim(rid, "report-early", NOW)]
+    assert store.claim_request_ids(batch) == {"report-late"}
+
+    original = booking_report(time=DAY).model_copy(update={"id": "report-early"})
+    assert store.save_all([original], [c for c in batch if c.report_id == "report-early"]) == []
+    assert store.claim_request_ids([claim(rid, "report-next", NOW + 60)]) == {"report-next"}
+    assert store.claim_request_id("A1001", rid, NOW + 60, "report-next") is True  # strict mode sees it too
+    assert store.claim_request_ids([claim(rid, "report-early", NOW + 60)]) == set()
+
+
+def test_a_claim_is_stored_only_with_its_report(store: ReportStore) -> None:
+    """A claim whose report was not stored is not remembered: that report is retried with it."""
+    rid = "ad4b0c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c"
+    assert store.save_all([booking_report(time=DAY)], [claim(rid, "report-missing", NOW)]) == []
+    assert store.claim_request_ids([claim(rid, "report-other", NOW + 1)]) == set()
 
 
 def test_package_zips_html_json_and_an_index(store: ReportStore) -> None:
@@ -165,31 +237,169 @@ def test_package_zips_html_json_and_an_index(store: ReportStore) -> None:
 
 
 @pytest.mark.usefixtures("mocked")
-def test_s3_layout_and_index_items() -> None:
+def test_a_record_lives_in_its_item_and_s3_objects_are_made_on_first_read() -> None:
     store = S3ReportStore(TABLE, BUCKET)
     record = saved(store, time=DAY)
-    keys = {o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]}
-    assert keys == {f"reports/A1001/2026/01/31/{record.id}.json", f"reports/A1001/2026/01/31/{record.id}.html"}
-    head = boto3.client("s3").head_object(Bucket=BUCKET, Key=f"reports/A1001/2026/01/31/{record.id}.html")
-    assert head["ContentType"].startswith("text/html")
+    assert s3_keys() == set()  # storing a report makes no S3 object
 
     items = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
     listing = next(i for i in items if i["pk"]["S"] == "REPORTS#A1001")
     assert listing["sk"]["S"] == f"2026-01-31T09:30:00.000000Z#{record.id}"
-    assert listing["organisation"]["S"] == "A1001"
-    assert listing["time"]["S"] == "2026-01-31T09:30:00.000000Z"
     assert listing["verdict"]["S"] == record.verdict
     assert listing["correlation_id"]["S"] == record.correlation_id
-    assert listing["scenario"]["S"] == "booking-new"
-    assert listing["s3_key"]["S"] == f"reports/A1001/2026/01/31/{record.id}.json"
+    assert "direction" not in listing  # inbound
+    summary = json.loads(listing["summary"]["S"])
+    assert (summary["id"], summary["organisation"]) == (record.id, "A1001")
+    assert (summary["time"], summary["scenario"]) == ("2026-01-31T09:30:00.000000Z", "booking-new")
     assert int(listing["expires_at"]["N"]) == int(DAY.timestamp()) + 30 * 86400
-    assert any(i["pk"]["S"] == f"REPORT#A1001#{record.id}" for i in items)
+    by_id = next(i for i in items if i["pk"]["S"] == f"REPORT#A1001#{record.id}")
+    assert by_id["sk"]["S"] == "REPORT"
+    assert ReportRecord.from_json(zlib.decompress(by_id["record"]["B"])) == record
+    assert int(by_id["expires_at"]["N"]) == int(DAY.timestamp()) + 30 * 86400
 
-    store.claim_request_id("A1001", "5d9a3c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c", NOW)
+    json_key, html_key = (f"reports/A1001/2026/01/31/{record.id}.{fmt}" for fmt in ("json", "html"))
+    assert store.link("A1001", record.id, "json", NOW) is not None
+    assert s3_keys() == {json_key}
+    assert store.link("A1001", record.id, "html", NOW) is not None
+    assert s3_keys() == {json_key, html_key}
+    s3 = boto3.client("s3")
+    assert ReportRecord.from_json(s3.get_object(Bucket=BUCKET, Key=json_key)["Body"].read()) == record
+    head = s3.head_object(Bucket=BUCKET, Key=html_key)
+    assert head["ContentType"].startswith("text/html")
+    by_id = boto3.client("dynamodb").get_item(
+        TableName=TABLE, Key={"pk": {"S": f"REPORT#A1001#{record.id}"}, "sk": {"S": "REPORT"}}
+    )["Item"]
+    assert set(by_id["in_s3"]["SS"]) == {"json", "html"}
+
+    # Written once: a second link does not write the object again.
+    s3.put_object(Bucket=BUCKET, Key=html_key, Body=b"marker")
+    assert store.link("A1001", record.id, "html", NOW) is not None
+    assert s3.get_object(Bucket=BUCKET, Key=html_key)["Body"].read() == b"marker"
+    # A report stored again (a redelivered job) is rendered afresh on its next read.
+    save_report(store, record)
+    assert store.link("A1001", record.id, "html", NOW) is not None
+    assert record.id in s3.get_object(Bucket=BUCKET, Key=html_key)["Body"].read().decode()
+
+    store.claim_request_id("A1001", "5d9a3c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c", NOW, record.id)
     claim = boto3.client("dynamodb").get_item(
         TableName=TABLE, Key={"pk": {"S": "REQID#A1001"}, "sk": {"S": "5d9a3c3e-4a59-4b8e-9a8e-0c6a0f8f1b2c"}}
     )["Item"]
     assert int(claim["expires_at"]["N"]) == int(NOW) + 86400
+
+
+@pytest.mark.usefixtures("mocked")
+def test_reports_stored_before_records_lived_in_items_still_read() -> None:
+    """Items as the previous version wrote them (a deployed table keeps them 30 days): the record
+    in S3, the listing one attribute per field."""
+    record = booking_report(time=DAY)
+    json_key, html_key = (f"reports/A1001/2026/01/31/{record.id}.{fmt}" for fmt in ("json", "html"))
+    boto3.client("s3").put_object(Bucket=BUCKET, Key=json_key, Body=record.to_json().encode())
+    expires_at = {"N": str(int(DAY.timestamp()) + 30 * 86400)}
+    for item in (
+        {
+            "pk": {"S": "REPORTS#A1001"},
+            "sk": {"S": f"2026-01-31T09:30:00.000000Z#{record.id}"},
+            "report_id": {"S": record.id},
+            "organisation": {"S": "A1001"},
+            "time": {"S": "2026-01-31T09:30:00.000000Z"},
+            "verdict": {"S": record.verdict},
+            "errors": {"N": "0"},
+            "warnings": {"N": "1"},
+            "status": {"N": "200"},
+            "method": {"S": "POST"},
+            "scenario": {"S": "booking-new"},
+            "s3_key": {"S": json_key},
+            "expires_at": expires_at,
+        },
+        {
+            "pk": {"S": f"REPORT#A1001#{record.id}"},
+            "sk": {"S": "REPORT"},
+            "report_id": {"S": record.id},
+            "time": {"S": "2026-01-31T09:30:00.000000Z"},
+            "s3_key": {"S": json_key},
+            "html_key": {"S": html_key},
+            "expires_at": expires_at,
+        },
+    ):
+        boto3.client("dynamodb").put_item(TableName=TABLE, Item=item)
+    store = S3ReportStore(TABLE, BUCKET)
+    (listed,) = store.list_reports("A1001", ReportQuery(), NOW).reports
+    assert (listed.id, listed.verdict, listed.status, listed.scenario, listed.warnings) == (
+        record.id,
+        record.verdict,
+        200,
+        "booking-new",
+        1,
+    )
+    assert store.get("A1001", record.id, NOW) == record
+    assert store.link("A1001", record.id, "json", NOW) is not None
+    assert store.link("A1001", record.id, "html", NOW) is not None
+    assert s3_keys() == {json_key, html_key}
+    package = store.package("A1001", [record.id], NOW)
+    assert package is not None and package.report_ids == [record.id]
+
+
+@pytest.mark.usefixtures("mocked")
+def test_a_record_too_large_for_an_item_goes_to_s3_and_reads_back() -> None:
+    store = S3ReportStore(TABLE, BUCKET)
+    large, small = large_report(time=DAY), booking_report(time=DAY + timedelta(minutes=1))
+    assert store.save_all([large, small]) == []
+    json_key = f"reports/A1001/2026/01/31/{large.id}.json"
+    assert s3_keys() == {json_key}
+    by_id = boto3.client("dynamodb").get_item(
+        TableName=TABLE, Key={"pk": {"S": f"REPORT#A1001#{large.id}"}, "sk": {"S": "REPORT"}}
+    )["Item"]
+    assert "record" not in by_id and by_id["s3_key"]["S"] == json_key
+
+    assert store.get("A1001", large.id, NOW) == large
+    assert store.get("A1001", small.id, NOW) == small
+    assert store.link("A1001", large.id, "json", NOW) is not None
+    assert store.link("A1001", large.id, "html", NOW) is not None
+    assert s3_keys() == {json_key, f"reports/A1001/2026/01/31/{large.id}.html"}
+    package = store.package("A1001", [large.id, small.id], NOW)
+    assert package is not None and package.report_ids == [small.id, large.id]
+    body = boto3.client("s3").get_object(Bucket=BUCKET, Key=package.key)["Body"].read()
+    with zipfile.ZipFile(io.BytesIO(body)) as archive:
+        assert ReportRecord.from_json(archive.read(f"{large.id}.json")) == large
+        assert ReportRecord.from_json(archive.read(f"{small.id}.json")) == small
+
+
+class Throttled:
+    """A DynamoDB client that, like DynamoDB under load, leaves the last item of each BatchWriteItem
+    unprocessed the first ``times`` times (moto itself never does)."""
+
+    def __init__(self, times: int) -> None:
+        self.real = boto3.client("dynamodb")
+        self.times = times
+        self.calls = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+    def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
+        self.calls += 1
+        ((table, writes),) = RequestItems.items()
+        if self.times == 0:
+            return dict(self.real.batch_write_item(RequestItems=RequestItems))
+        self.times -= 1
+        if len(writes) > 1:
+            self.real.batch_write_item(RequestItems={table: writes[:-1]})
+        return {"UnprocessedItems": {table: writes[-1:]}}
+
+
+@pytest.mark.usefixtures("mocked")
+def test_unprocessed_items_are_retried_then_reported_as_failed() -> None:
+    retried = Throttled(times=2)
+    record = booking_report(time=DAY)
+    assert S3ReportStore(TABLE, BUCKET, dynamodb=retried).save_all([record]) == []
+    assert retried.calls == 3
+    assert S3ReportStore(TABLE, BUCKET).get("A1001", record.id, NOW) == record
+
+    never = Throttled(times=100)
+    records = [booking_report(time=DAY + timedelta(minutes=i)) for i in range(2)]
+    # The last item of the batch is the second record's id item: that report failed, the first is stored.
+    assert S3ReportStore(TABLE, BUCKET, dynamodb=never).save_all(records) == [records[1].id]
+    assert S3ReportStore(TABLE, BUCKET).get("A1001", records[0].id, NOW) == records[0]
 
 
 @pytest.mark.usefixtures("mocked")
@@ -249,13 +459,27 @@ def fetch(url: str) -> tuple[int, dict[str, str], bytes]:
 
 def test_presigned_report_links_serve_the_report(served_store: S3ReportStore) -> None:
     record = saved(served_store, broken=True, time=DAY)
+    assert s3_keys(served_store.bucket) == set()  # made by the first link
     status, headers, body = fetch(served_store.link("A1001", record.id, "html", NOW) or "")
     assert status == 200
     assert headers["content-type"].startswith("text/html")
     assert f'filename="tkw-report-{record.id}.html"' in headers["content-disposition"]
     assert record.id in body.decode() and ">Failed</span>" in body.decode()
+    status, headers, body = fetch(served_store.link("A1001", record.id, "json", NOW) or "")
+    assert status == 200 and headers["content-type"] == "application/json"
+    assert f'filename="tkw-report-{record.id}.json"' in headers["content-disposition"]
+    assert ReportRecord.model_validate(json.loads(body)) == record
+    status, _, again = fetch(served_store.link("A1001", record.id, "json", NOW) or "")
+    assert status == 200 and again == body
+
+
+def test_presigned_links_of_a_report_too_large_for_an_item(served_store: S3ReportStore) -> None:
+    record = large_report(time=DAY)
+    save_report(served_store, record)
     status, _, body = fetch(served_store.link("A1001", record.id, "json", NOW) or "")
-    assert status == 200 and ReportRecord.model_validate(json.loads(body)) == record
+    assert status == 200 and ReportRecord.from_json(body) == record
+    status, _, body = fetch(served_store.link("A1001", record.id, "html", NOW) or "")
+    assert status == 200 and record.id in body.decode()
 
 
 def test_presigned_zip_link_serves_every_report_and_an_index(served_store: S3ReportStore) -> None:

@@ -14,12 +14,12 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
-from bars_support import BASE, assert_outcome, assert_valid_fhir, example, ig_example
-from functional.pipeline_support import BASE_URL, entries, focus, for_patient, header
+from bars_support import BASE, assert_outcome, assert_valid_fhir, example, for_patient, ig_example
+from functional.pipeline_support import BASE_URL, entries, focus, header
 from functional.pipeline_support import call as pipeline_call
 
+from tkw.context import Answer, RequestContext
 from tkw.http import ApiResponse
-from tkw.pipeline import Exchange
 from tkw.routes import Operation
 from tkw.scenarios.engine import get_engine, load_table
 from tkw.services import Services
@@ -33,6 +33,7 @@ def in_memory_state(monkeypatch: pytest.MonkeyPatch) -> None:
     services = Services(settings=Settings(tkw_edition="beta"))
     services.state = InMemoryStateStore()
     monkeypatch.setattr("tkw.pipeline.get_services", lambda: services)
+
 
 APPOINTMENT_ID = "ce1c4ced-2a84-4198-9982-9caf894d0bb7"
 REFERRAL_ID = "79120f41-a431-4f08-bcc5-1e67006fcae0"
@@ -58,12 +59,11 @@ def answered(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     seen: list[str] = []
     original = engine.respond
 
-    def spy(exchange: Exchange) -> ApiResponse:
-        try:
-            return original(exchange)
-        finally:
-            if "scenario" in exchange.notes:
-                seen.append(exchange.notes["scenario"])
+    def spy(ctx: RequestContext) -> Answer:
+        answer = original(ctx)
+        if answer.scenario is not None:
+            seen.append(answer.scenario)
+        return answer
 
     monkeypatch.setattr(engine, "respond", spy)
     yield seen

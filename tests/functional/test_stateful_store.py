@@ -231,7 +231,6 @@ def test_the_client_is_created_lazily() -> None:
 # -- the race, over HTTP against moto's server -----------------------------------------------------
 
 
-
 @pytest.fixture
 def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """moto's server on a free port, its DynamoDB backend serialised like one DynamoDB partition.

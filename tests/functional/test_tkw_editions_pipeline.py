@@ -16,10 +16,11 @@ from bars_support import (
     assert_outcome,
     assert_valid_fhir,
     example,
+    for_patient,
     live_example,
 )
 from functional.pipeline_support import call as pipeline_call
-from functional.pipeline_support import entries, focus, for_patient
+from functional.pipeline_support import entries, focus
 
 from tkw.http import ApiRequest, ApiResponse
 from tkw.pipeline import handle

@@ -113,32 +113,46 @@ def test_tokens_of_another_app_stop_after_its_removal(store: DynamoAuthStore) ->
     theirs = bearer_of(issue_token(token_request(form(other_assertion)), store, NOW))
     assert require_bearer(bars_request(f"Bearer {theirs}"), store, NOW).api_key == OTHER_API_KEY
 
-    removal = delete_app(ApiRequest(method="DELETE", path=f"/tkw/apps/{OTHER_API_KEY}",
-                                    path_params={"api_key": OTHER_API_KEY}), store, NOW)
+    removal = delete_app(
+        ApiRequest(method="DELETE", path=f"/tkw/apps/{OTHER_API_KEY}", path_params={"api_key": OTHER_API_KEY}),
+        store,
+        NOW,
+    )
     assert removal.status == 204
     assert refused(store, f"Bearer {theirs}", NOW + 1) == "security"
     assert require_bearer(bars_request(f"Bearer {mine}"), store, NOW + 1).api_key == API_KEY
     # And it cannot get a new one.
-    again = issue_token(token_request(form(sign(claims(api_key=OTHER_API_KEY), key="b", kid="Other-INT-1"))),
-                        store, NOW + 1)
+    again = issue_token(
+        token_request(form(sign(claims(api_key=OTHER_API_KEY), key="b", kid="Other-INT-1"))), store, NOW + 1
+    )
     assert again.status == 401
 
 
 def test_register_get_token_delete_over_the_store(store: DynamoAuthStore) -> None:
     created = register_app(
-        ApiRequest(method="POST", path="/tkw/apps", base_url="http://127.0.0.1:3000",
-                   body=json.dumps({"name": "Registered", "ods_codes": ["A1001"], "kid": "Reg-INT-1",
-                                    "public_key_pem": key_pair("b").public_pem}).encode()),
-        store, NOW,
+        ApiRequest(
+            method="POST",
+            path="/tkw/apps",
+            base_url="http://127.0.0.1:3000",
+            body=json.dumps(
+                {
+                    "name": "Registered",
+                    "ods_codes": ["A1001"],
+                    "kid": "Reg-INT-1",
+                    "public_key_pem": key_pair("b").public_pem,
+                }
+            ).encode(),
+        ),
+        store,
+        NOW,
     )
     assert created.status == 201, created.body_text()
     api_key = answer(created)["api_key"]
-    shown = get_app(ApiRequest(method="GET", path=f"/tkw/apps/{api_key}", path_params={"api_key": api_key}),
-                    store, NOW)
+    shown = get_app(ApiRequest(method="GET", path=f"/tkw/apps/{api_key}", path_params={"api_key": api_key}), store, NOW)
     assert answer(shown)["kids"] == ["Reg-INT-1"] and "BEGIN" not in shown.body_text()
-    token = bearer_of(issue_token(
-        token_request(form(sign(claims(api_key=api_key), key="b", kid="Reg-INT-1"))), store, NOW
-    ))
+    token = bearer_of(
+        issue_token(token_request(form(sign(claims(api_key=api_key), key="b", kid="Reg-INT-1"))), store, NOW)
+    )
     assert require_bearer(bars_request(f"Bearer {token}"), store, NOW).app_name == "Registered"
 
 
@@ -206,8 +220,9 @@ def _bars_get(base_url: str, token: str) -> int:
     import urllib.error
     import urllib.request
 
-    request = urllib.request.Request(base_url + "/booking-and-referral/FHIR/R4/Slot",
-                                     headers={"Authorization": f"Bearer {token}"})
+    request = urllib.request.Request(
+        base_url + "/booking-and-referral/FHIR/R4/Slot", headers={"Authorization": f"Bearer {token}"}
+    )
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return int(response.status)
@@ -233,13 +248,32 @@ def test_client_raises_api_m_errors(server: str) -> None:
     assert err.message_id and err.message_id.startswith("rrt-")
 
 
-def test_cli_register_then_token(server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_register_then_token(
+    server: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     private, public = tmp_path / "k.pem", tmp_path / "k.pub.pem"
     private.write_text(key_pair("b").private_pem)
     public.write_text(key_pair("b").public_pem)
-    assert cli_auth.main(["register", "--url", server, "--name", "CLI app", "--kid", "Cli-INT-1",
-                          "--public-key", str(public), "--ods-code", "a1001", "--ods-code", "B2002"]) == 0
+    assert (
+        cli_auth.main(
+            [
+                "register",
+                "--url",
+                server,
+                "--name",
+                "CLI app",
+                "--kid",
+                "Cli-INT-1",
+                "--public-key",
+                str(public),
+                "--ods-code",
+                "a1001",
+                "--ods-code",
+                "B2002",
+            ]
+        )
+        == 0
+    )
     registered = json.loads(capsys.readouterr().out)
     assert registered["ods_codes"] == ["A1001", "B2002"]  # ODS codes are upper case
     api_key = registered["api_key"]
@@ -265,22 +299,43 @@ def _handler(code_uri: str, logical_id: str) -> LoadedFunction:
     return load_function(ROOT, spec)
 
 
-def _event(method: str, path: str, resource: str, body: str | None = None, content_type: str | None = None,
-           path_params: dict[str, str] | None = None) -> dict[str, Any]:
+def _event(
+    method: str,
+    path: str,
+    resource: str,
+    body: str | None = None,
+    content_type: str | None = None,
+    path_params: dict[str, str] | None = None,
+) -> dict[str, Any]:
     headers = {"Host": "127.0.0.1:3000", "X-Forwarded-Proto": "http"}
     if content_type:
         headers["Content-Type"] = content_type
     return {
-        "resource": resource, "path": path, "httpMethod": method, "headers": headers,
+        "resource": resource,
+        "path": path,
+        "httpMethod": method,
+        "headers": headers,
         "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": None, "multiValueQueryStringParameters": None,
-        "pathParameters": path_params, "stageVariables": None,
-        "requestContext": {"accountId": "123456789012", "apiId": "local", "domainName": "127.0.0.1:3000",
-                           "httpMethod": method, "identity": {"sourceIp": "127.0.0.1"}, "path": f"/v1{path}",
-                           "protocol": "HTTP/1.1", "requestId": "00000000-0000-0000-0000-00000000000a",
-                           "requestTimeEpoch": 1764000000000, "resourceId": "local", "resourcePath": resource,
-                           "stage": "v1"},
-        "body": body, "isBase64Encoded": False,
+        "queryStringParameters": None,
+        "multiValueQueryStringParameters": None,
+        "pathParameters": path_params,
+        "stageVariables": None,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": "127.0.0.1:3000",
+            "httpMethod": method,
+            "identity": {"sourceIp": "127.0.0.1"},
+            "path": f"/v1{path}",
+            "protocol": "HTTP/1.1",
+            "requestId": "00000000-0000-0000-0000-00000000000a",
+            "requestTimeEpoch": 1764000000000,
+            "resourceId": "local",
+            "resourcePath": resource,
+            "stage": "v1",
+        },
+        "body": body,
+        "isBase64Encoded": False,
     }
 
 
@@ -289,18 +344,34 @@ def test_handlers_register_issue_read_and_delete(aws: Resolver) -> None:
     token_fn = _handler("functions/token", "TokenFunction")
     reset_auth_stores()
     try:
-        created = apps_fn.invoke(_event(
-            "POST", "/tkw/apps", "/tkw/apps", content_type="application/json",
-            body=json.dumps({"name": "Lambda app", "ods_codes": ["A1001"], "kid": "Lambda-INT-1",
-                             "public_key_pem": key_pair("b").public_pem}),
-        ))
+        created = apps_fn.invoke(
+            _event(
+                "POST",
+                "/tkw/apps",
+                "/tkw/apps",
+                content_type="application/json",
+                body=json.dumps(
+                    {
+                        "name": "Lambda app",
+                        "ods_codes": ["A1001"],
+                        "kid": "Lambda-INT-1",
+                        "public_key_pem": key_pair("b").public_pem,
+                    }
+                ),
+            )
+        )
         assert created["statusCode"] == 201, created["body"]
         api_key = json.loads(created["body"])["api_key"]
 
         audience = "http://127.0.0.1:3000/oauth2/token"
         assertion = client.mint_client_assertion(key_pair("b").private_pem, "Lambda-INT-1", api_key, audience)
-        form_event = _event("POST", "/oauth2/token", "/oauth2/token", body=client.token_form(assertion).decode(),
-                            content_type="application/x-www-form-urlencoded")
+        form_event = _event(
+            "POST",
+            "/oauth2/token",
+            "/oauth2/token",
+            body=client.token_form(assertion).decode(),
+            content_type="application/x-www-form-urlencoded",
+        )
         issued = token_fn.invoke(form_event)
         assert issued["statusCode"] == 200, issued["body"]
         assert json.loads(issued["body"])["token_type"] == "Bearer"

@@ -193,9 +193,7 @@ MUTATIONS = (
 
 
 @st.composite
-def message_bundles(
-    draw: Draw, seeds: tuple[tuple[str, str], ...] = SEEDS, max_mutations: int = 4
-) -> dict[str, Any]:
+def message_bundles(draw: Draw, seeds: tuple[tuple[str, str], ...] = SEEDS, max_mutations: int = 4) -> dict[str, Any]:
     """An official or IG message Bundle (one of ``seeds``) after up to ``max_mutations`` drawn mutations."""
     bundle = copy.deepcopy(_seed(*draw(st.sampled_from(seeds))))
     for mutation in draw(st.lists(st.sampled_from(MUTATIONS), max_size=max_mutations)):

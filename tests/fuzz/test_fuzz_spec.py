@@ -215,9 +215,7 @@ def test_fuzzing_the_official_spec_finds_no_server_error_and_only_fhir_errors(
     method, path = label.split(" ", 1)
     operation = spec_schema[path][method]
     location, name, values = HINTS.get(label, ("", "", ()))
-    cases = st.one_of(
-        operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE)
-    )
+    cases = st.one_of(operation.as_strategy(GenerationMode.POSITIVE), operation.as_strategy(GenerationMode.NEGATIVE))
     strategy = st.tuples(
         cases,
         st.sampled_from(("bars", "bars", "spec")),

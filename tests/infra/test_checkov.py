@@ -35,9 +35,22 @@ def checkov_bin() -> Path:
 def failed_checks() -> dict[str, list[str]]:
     env = {**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_RUN_SCA_PACKAGE_SCAN_V2": "false"}
     result = subprocess.run(
-        [str(checkov_bin()), "-f", str(TEMPLATE_PATH), "--framework", "cloudformation", "--skip-download",
-         "--quiet", "-o", "json"],
-        capture_output=True, text=True, env=env, cwd=ROOT, timeout=600,
+        [
+            str(checkov_bin()),
+            "-f",
+            str(TEMPLATE_PATH),
+            "--framework",
+            "cloudformation",
+            "--skip-download",
+            "--quiet",
+            "-o",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=600,
     )
     report: dict[str, Any] = json.loads(result.stdout)
     assert report["summary"]["parsing_errors"] == 0, report["summary"]

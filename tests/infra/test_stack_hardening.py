@@ -8,10 +8,11 @@
 - ``cfn-lint`` is clean.
 
 The one implicit managed policy beyond logging and tracing is ``AWSLambdaSQSQueueExecutionRole``,
-which SAM attaches to ``ReceiverWorkerFunction`` and ``ResponseWorkerFunction`` for their SQS event
-sources (receive, delete and read attributes of queues). It is accepted: Lambda's event source
-mapping needs exactly those actions and only delivers our queues' messages (the response worker
-sends the next step of a trigger itself, with its own sqs:SendMessage grant).
+which SAM attaches to the three queue workers (``ReceiverWorkerFunction``, ``ReportWorkerFunction``
+and ``ResponseWorkerFunction``) for their SQS event sources (receive, delete and read attributes of
+queues). It is accepted: Lambda's event source mapping needs exactly those actions and only delivers
+our queues' messages (the response worker sends the next step of a trigger itself, with its own
+sqs:SendMessage grant).
 Replacing it would mean giving the function a hand-written role instead of SAM's.
 """
 
@@ -38,7 +39,8 @@ FUNCTIONS = {k: v for k, v in RESOURCES.items() if v["Type"] == "AWS::Serverless
 # What each function's code does with AWS (reviewed against tkw/adapters/*): any change to a
 # function's permissions must change this table too, on purpose.
 _BEARER = {"dynamodb:GetItem"}  # int mode: the bearer token and its application
-_REPORTS = {"dynamodb:PutItem", "dynamodb:BatchWriteItem", "s3:PutObject"}  # X-Request-Id claim, index, objects
+# The report hand-off (one SendMessage), and strict mode's X-Request-Id claim on the request path.
+_REPORTS = {"sqs:SendMessage", "dynamodb:PutItem"}
 EXPECTED_ACTIONS: dict[str, set[str]] = {
     "PingFunction": set(),
     "FallbackFunction": set(),
@@ -63,6 +65,8 @@ EXPECTED_ACTIONS: dict[str, set[str]] = {
         "sqs:SendMessage",
         "s3:GetObject",
     },
+    # X-Request-Id claim (conditional put), index items, report objects.
+    "ReportWorkerFunction": {"dynamodb:PutItem", "dynamodb:BatchWriteItem", "s3:PutObject"},
     "OrganisationsFunction": _BEARER,
     # A share's two items in one transaction (Put, Update), the list (Query), reports and zips.
     "SharesFunction": {
@@ -255,7 +259,7 @@ def test_a_function_has_no_wildcard_and_names_only_this_stacks_resources(name: s
             service = {str(a).split(":")[0] for a in as_list(statement["Action"])}
             if owned == "StateTable":
                 assert service == {"dynamodb"}, statement
-            elif owned in {"ReceiverRunsQueue", "ResponsesQueue"}:
+            elif owned in {"ReceiverRunsQueue", "ReportJobsQueue", "ResponsesQueue"}:
                 assert service == {"sqs"}, statement
             else:
                 assert owned.startswith("ReportsBucket:") and service == {"s3"}, statement
@@ -270,8 +274,19 @@ def test_only_the_workers_consume_their_queues() -> None:
     }
     assert consumers == {
         "ReceiverWorkerFunction": [{"Fn::GetAtt": ["ReceiverRunsQueue", "Arn"]}],
+        "ReportWorkerFunction": [{"Fn::GetAtt": ["ReportJobsQueue", "Arn"]}],
         "ResponseWorkerFunction": [{"Fn::GetAtt": ["ResponsesQueue", "Arn"]}],
     }
+    for worker, queue in (
+        ("ReceiverWorkerFunction", "ReceiverRunsQueue"),
+        ("ReportWorkerFunction", "ReportJobsQueue"),
+        ("ResponseWorkerFunction", "ResponsesQueue"),
+    ):
+        events = FUNCTIONS[worker]["Properties"]["Events"]
+        # Retried item by item, then dead-lettered: never a whole batch lost to one bad message.
+        assert all(e["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for e in events.values())
+        redrive = RESOURCES[queue]["Properties"]["RedrivePolicy"]
+        assert redrive["deadLetterTargetArn"]["Fn::GetAtt"][0] in RESOURCES
 
 
 def sam_python() -> Path:
@@ -297,7 +312,7 @@ def test_after_the_sam_transform_roles_carry_only_sams_implicit_managed_policies
     assert set(roles) == {f"{name}Role" for name in FUNCTIONS}, "every function gets its own role from SAM"
     for role_name, role in roles.items():
         expected = set(SAM_IMPLICIT_POLICIES)
-        if role_name in {"ReceiverWorkerFunctionRole", "ResponseWorkerFunctionRole"}:
+        if role_name in {"ReceiverWorkerFunctionRole", "ReportWorkerFunctionRole", "ResponseWorkerFunctionRole"}:
             expected.add(SQS_EVENT_POLICY)  # SAM's, for the SQS event source (see the module docstring)
         assert set(role["managed"]) <= expected, f"{role_name}: {role['managed']}"
         for statement in role["statements"]:

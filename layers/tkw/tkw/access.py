@@ -89,7 +89,6 @@ class Caller:
         return ods
 
 
-
 OPEN = Caller(organisations=None)
 # Public routes act for no organisation at all, whatever the mode.
 NOBODY = Caller(organisations=frozenset())

@@ -38,8 +38,10 @@ def _keygen(args: argparse.Namespace) -> int:
     public_path.parent.mkdir(parents=True, exist_ok=True)
     public_path.write_text(public_pem, encoding="ascii")
     print(f"private key: {private_path} (keep it secret)", file=sys.stderr)
-    print(f"public key:  {public_path} (register it: tkw auth register --kid {kid} --public-key {public_path})",
-          file=sys.stderr)
+    print(
+        f"public key:  {public_path} (register it: tkw auth register --kid {kid} --public-key {public_path})",
+        file=sys.stderr,
+    )
     print(kid)
     return 0
 
@@ -65,8 +67,9 @@ def _token(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     env = os.environ
-    parser = argparse.ArgumentParser(prog="tkw auth", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="tkw auth", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     keygen = commands.add_parser("keygen", help="write an RSA key pair and print a suggested kid")
@@ -85,14 +88,22 @@ def build_parser() -> argparse.ArgumentParser:
     register.add_argument("--name", required=True, help="your application's name")
     register.add_argument("--kid", default=env.get("TKW_KID"), required="TKW_KID" not in env)
     register.add_argument("--public-key", required=True, help="the public key PEM file")
-    register.add_argument("--ods-code", action="append", required=True, metavar="ODS",
-                          help="an organisation the application acts for (repeat for more); in int mode its "
-                               "tokens see only these organisations' reports, runs and state")
+    register.add_argument(
+        "--ods-code",
+        action="append",
+        required=True,
+        metavar="ODS",
+        help="an organisation the application acts for (repeat for more); in int mode its "
+        "tokens see only these organisations' reports, runs and state",
+    )
     register.set_defaults(run=_register)
 
     token = commands.add_parser("token", help="fetch an access token and print it")
-    token.add_argument("--url", default=env.get("TKW_URL", DEFAULT_URL),
-                       help="the emulator's (or API-M's) URL, or its token URL (TKW_URL)")
+    token.add_argument(
+        "--url",
+        default=env.get("TKW_URL", DEFAULT_URL),
+        help="the emulator's (or API-M's) URL, or its token URL (TKW_URL)",
+    )
     token.add_argument("--api-key", default=env.get("TKW_API_KEY"))
     token.add_argument("--kid", default=env.get("TKW_KID"))
     token.add_argument("--private-key", default=env.get("TKW_PRIVATE_KEY"), help="the private key PEM file")

@@ -18,6 +18,8 @@ DOS_SYSTEM = "https://fhir.nhs.uk/Id/dos-service-id"
 # What an organisation can be named by: ODS codes are letters and digits (hyphens tolerated for test
 # organisations).
 ODS_CODE = re.compile(r"^[A-Z0-9][A-Z0-9-]{0,15}$")
+# What NHS ODS issues: 3 to 10 letters and digits (a code outside it is worth a warning, no more).
+ISSUED_ODS_CODE = re.compile(r"^[A-Za-z0-9]{3,10}$")
 
 
 class HeaderError(ValueError):

@@ -1,11 +1,10 @@
 """Tracing that costs nothing where nobody collects traces.
 
 Powertools' Tracer builds its X-Ray provider (importing the X-Ray SDK, ~0.3-0.5 s of cold start)
-even when tracing is disabled. Importing this module before a handler creates its ``Tracer()``
-gives Powertools a no-op provider whenever no X-Ray daemon is there to receive segments (the
-local runner, tests, benchmarks, a stack deployed with ``Tracing: PassThrough``), so only
-functions that actually send traces pay for the SDK. Powertools caches the provider for every
-later ``Tracer()`` in the process.
+even when tracing is disabled. :func:`make_tracer` (what every function calls, through
+``tkw.edge.tracer``) hands Powertools a no-op provider whenever no X-Ray daemon is there to receive
+segments (the local runner, tests, benchmarks, a stack deployed with ``Tracing: PassThrough``), so
+only functions that actually send traces pay for the SDK, whatever the import order.
 """
 
 from __future__ import annotations
@@ -49,5 +48,7 @@ def tracing_is_live() -> bool:
     return bool(os.environ.get("AWS_XRAY_DAEMON_ADDRESS")) and not disabled
 
 
-if not tracing_is_live():
-    Tracer(disabled=True, auto_patch=False, provider=OfflineProvider())
+def make_tracer() -> Tracer:
+    if tracing_is_live():
+        return Tracer()
+    return Tracer(disabled=True, auto_patch=False, provider=OfflineProvider())

@@ -4,7 +4,7 @@ Receiver runs (a whole suite of requests to a supplier's receiver) and asynchron
 message each) have separate budgets per organisation and clock hour (template parameters
 ``ReceiverRunsPerHour`` and ``AsyncResponsesPerHour``). Before anything is queued or sent::
 
-    outbound.admit(services.outbound, ods, OutboundKind.ASYNC_RESPONSE, services.settings, services.clock())
+    outbound.admit(services.outbound_counter, ods, OutboundKind.ASYNC_RESPONSE, services.settings, services.clock())
 
 which raises 429 SEND_TOO_MANY_REQUESTS (with ``Retry-After``) once the hour's budget is spent.
 The count lives behind :class:`OutboundCounter` (DynamoDB in :mod:`tkw.adapters.outbound_counter`).

@@ -17,7 +17,10 @@ from tkw.settings import Settings, get_settings
 if TYPE_CHECKING:
     from tkw.auth.ports import AuthStore
     from tkw.catalogue import EndpointCatalogue, RegisteredServices
+    from tkw.outbound.service import OutboundServices
     from tkw.outbound_limits import OutboundCounter
+    from tkw.receiver.service import ReceiverServices
+    from tkw.reports.handoff import ReportHandoff
     from tkw.reports.shares import ShareStore
     from tkw.reports.store import ReportStore
     from tkw.stateful.store import StateStore
@@ -60,6 +63,21 @@ class Services:
         return report_store_for(self.settings)
 
     @cached_property
+    def report_handoff(self) -> ReportHandoff:
+        """Where the request path hands each exchange for its report (see ``tkw.reports.handoff``)."""
+        from tkw.reports.handoff import InProcessHandoff, QueueHandoff, host_handoff
+
+        hosted = host_handoff()
+        if hosted is not None:
+            return hosted
+        if self.settings.report_handoff == "queue":
+            return QueueHandoff(self.settings.reports_queue_url)
+        from tkw.reports.production import produce_reports
+
+        store = self.reports
+        return InProcessHandoff(lambda jobs: produce_reports(jobs, store))
+
+    @cached_property
     def auth(self) -> AuthStore:
         """Registered applications, used JWT ids and issued tokens (DynamoDB)."""
         from tkw.adapters.auth_store import get_auth_store
@@ -67,11 +85,25 @@ class Services:
         return get_auth_store(self.settings.table_name)
 
     @cached_property
-    def outbound(self) -> OutboundCounter:
+    def outbound_counter(self) -> OutboundCounter:
         """Hourly counts of receiver runs and asynchronous responses per organisation (DynamoDB)."""
         from tkw.adapters.outbound_counter import DynamoOutboundCounter
 
         return DynamoOutboundCounter(self.settings.table_name)
+
+    @cached_property
+    def receiver(self) -> ReceiverServices:
+        """What receiver runs need (tkw.receiver.service), over this container's adapters."""
+        from tkw.receiver.service import receiver_services_from
+
+        return receiver_services_from(self)
+
+    @cached_property
+    def outbound(self) -> OutboundServices:
+        """What async responses need (tkw.outbound.service), over this container's adapters."""
+        from tkw.outbound.service import outbound_services_from
+
+        return outbound_services_from(self)
 
     @cached_property
     def shares(self) -> ShareStore:

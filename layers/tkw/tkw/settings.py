@@ -8,6 +8,8 @@ from typing import Literal, get_args
 
 from pydantic import BaseModel, Field
 
+# Reports, their index items and receiver runs are kept this long (template: ReportRetentionDays).
+DEFAULT_REPORT_RETENTION_DAYS = 30
 # Which edition of the TKW guide's scenario table decides where the two disagree: `live` (the live
 # implementation guide's TKW page, what suppliers follow today) or `beta` (guide v1.0.0-beta).
 Edition = Literal["live", "beta"]
@@ -21,10 +23,14 @@ class Settings(BaseModel):
     reports_bucket: str = "tkw-emulator-reports"
     receiver_runs_queue_url: str = ""
     report_link_expiry_seconds: int = Field(default=900, ge=1, le=900)
-    report_retention_days: int = Field(default=30, ge=1)
+    report_retention_days: int = Field(default=DEFAULT_REPORT_RETENTION_DAYS, ge=1)
     max_body_bytes: int = 5 * 1024 * 1024
     # Reports are written for every BaRS call unless switched off (benchmarks compare both).
     reports_enabled: bool = True
+    # Where report jobs go: the report worker's SQS queue (deployed), or a worker thread in this
+    # process (the local runner; and wherever no queue is configured).
+    reports_queue_url: str = ""
+    report_handoff: Literal["queue", "in-process"] = "in-process"
     allow_private_receivers: bool = False
     # Share links for assurance (/tkw/reports/{id}/share) last this many days.
     share_link_days: int = Field(default=7, ge=1, le=30)
@@ -59,8 +65,14 @@ class Settings(BaseModel):
             reports_bucket=e.get("REPORTS_BUCKET") or "tkw-emulator-reports",
             receiver_runs_queue_url=e.get("RECEIVER_RUNS_QUEUE_URL") or "",
             report_link_expiry_seconds=int(e.get("REPORT_LINK_EXPIRY_SECONDS") or 900),
-            report_retention_days=int(e.get("REPORT_RETENTION_DAYS") or 30),
+            report_retention_days=int(e.get("REPORT_RETENTION_DAYS") or DEFAULT_REPORT_RETENTION_DAYS),
             reports_enabled=flag("REPORTS_ENABLED", True),
+            reports_queue_url=e.get("REPORTS_QUEUE_URL") or "",
+            report_handoff=(  # type: ignore[arg-type]
+                e.get("TKW_REPORT_HANDOFF") or ("queue" if e.get("REPORTS_QUEUE_URL") else "in-process")
+            )
+            .strip()
+            .lower(),
             allow_private_receivers=flag("ALLOW_PRIVATE_RECEIVERS", False),
             share_link_days=int(e.get("SHARE_LINK_DAYS") or 7),
             receiver_runs_per_hour=int(e.get("RECEIVER_RUNS_PER_HOUR") or 20),

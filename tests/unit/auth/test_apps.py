@@ -30,8 +30,11 @@ BOUND = {"ods_codes": ["A1001"]}
 
 def post(body: Any, raw: bytes | None = None) -> ApiRequest:
     return ApiRequest(
-        method="POST", path="/tkw/apps", headers={"content-type": ("application/json",)},
-        body=raw if raw is not None else json.dumps(body).encode(), base_url=BASE_URL,
+        method="POST",
+        path="/tkw/apps",
+        headers={"content-type": ("application/json",)},
+        body=raw if raw is not None else json.dumps(body).encode(),
+        base_url=BASE_URL,
     )
 
 
@@ -51,8 +54,11 @@ def jwk_of(public_pem: str, kid: str) -> dict[str, Any]:
 
 def test_register_with_a_pem_returns_an_api_key() -> None:
     store = MemoryAuthStore()
-    response = register_app(post({"name": "My app", **BOUND, "kid": "MySupplier-INT-1",
-                                  "public_key_pem": key_pair("a").public_pem}), store, NOW)
+    response = register_app(
+        post({"name": "My app", **BOUND, "kid": "MySupplier-INT-1", "public_key_pem": key_pair("a").public_pem}),
+        store,
+        NOW,
+    )
     assert response.status == 201, response.body_text()
     data = answer(response)
     api_key = data["api_key"]
@@ -80,21 +86,37 @@ def test_register_with_a_jwks() -> None:
 
 def test_get_shows_kids_but_no_key_material() -> None:
     store = MemoryAuthStore()
-    created = answer(register_app(post({"name": "My app", **BOUND, "kid": "MySupplier-INT-1",
-                                        "public_key_pem": key_pair("a").public_pem}), store, NOW))
+    created = answer(
+        register_app(
+            post({"name": "My app", **BOUND, "kid": "MySupplier-INT-1", "public_key_pem": key_pair("a").public_pem}),
+            store,
+            NOW,
+        )
+    )
     response = get_app(at("GET", created["api_key"]), store, NOW)
     assert response.status == 200
     shown = answer(response)
-    assert shown == {"api_key": created["api_key"], "name": "My app", "kids": ["MySupplier-INT-1"],
-                     "ods_codes": ["A1001"], "created_at": int(NOW), "expires_at": int(NOW) + APP_TTL_SECONDS}
+    assert shown == {
+        "api_key": created["api_key"],
+        "name": "My app",
+        "kids": ["MySupplier-INT-1"],
+        "ods_codes": ["A1001"],
+        "created_at": int(NOW),
+        "expires_at": int(NOW) + APP_TTL_SECONDS,
+    }
     # Expired registrations are gone.
     assert get_app(at("GET", created["api_key"]), store, NOW + APP_TTL_SECONDS).status == 404
 
 
 def test_delete_then_get_is_404() -> None:
     store = MemoryAuthStore()
-    created = answer(register_app(post({"name": "My app", **BOUND, "kid": "MySupplier-INT-1",
-                                        "public_key_pem": key_pair("a").public_pem}), store, NOW))
+    created = answer(
+        register_app(
+            post({"name": "My app", **BOUND, "kid": "MySupplier-INT-1", "public_key_pem": key_pair("a").public_pem}),
+            store,
+            NOW,
+        )
+    )
     assert delete_app(at("DELETE", created["api_key"]), store, NOW).status == 204
     assert get_app(at("GET", created["api_key"]), store, NOW).status == 404
     assert delete_app(at("DELETE", created["api_key"]), store, NOW).status == 404
@@ -107,16 +129,20 @@ def _private_pem() -> str:
 
 def _small_key_pem() -> str:
     key = rsa.generate_private_key(public_exponent=65537, key_size=1024)  # noqa: S505 - must be refused
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 def _ec_key_pem() -> str:
     key = ec.generate_private_key(ec.SECP256R1())
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode()
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
 
 
 @pytest.mark.parametrize(
@@ -132,12 +158,19 @@ def _ec_key_pem() -> str:
         ({"name": "x", **BOUND, "kid": "Sup-INT-1", "public_key_pem": "PEM", "api_key": "mine"}, "api_key is assigned"),
         ({"name": "x", **BOUND, "kid": "Sup-INT-1", "publicKey": "PEM"}, "publicKey"),
         ({"name": "x", **BOUND, "jwks": {"keys": []}}, "non-empty 'keys'"),
-        ({"name": "x", **BOUND,
-          "jwks": {"keys": [{"kty": "RSA", "kid": "k-INT-1", "n": "AQAB", "e": "AQAB", "d": "AQAB"}]}},
-         "PRIVATE key"),
+        (
+            {
+                "name": "x",
+                **BOUND,
+                "jwks": {"keys": [{"kty": "RSA", "kid": "k-INT-1", "n": "AQAB", "e": "AQAB", "d": "AQAB"}]},
+            },
+            "PRIVATE key",
+        ),
         ({"name": "x", **BOUND, "jwks": {"keys": [{"kty": "EC", "kid": "k-INT-1"}]}}, "only RSA"),
-        ({"name": "x", **BOUND, "jwks": {"keys": [{"kty": "RSA", "kid": "k-INT-1", "n": "!!", "e": "AQAB"}]}},
-         "valid RSA JWK"),
+        (
+            {"name": "x", **BOUND, "jwks": {"keys": [{"kty": "RSA", "kid": "k-INT-1", "n": "!!", "e": "AQAB"}]}},
+            "valid RSA JWK",
+        ),
         (["not", "an", "object"], "JSON object"),
     ],
 )
@@ -168,8 +201,9 @@ def test_a_body_that_is_not_json() -> None:
 
 
 def test_kid_convention_is_a_warning() -> None:
-    response = register_app(post({"name": "x", **BOUND, "kid": "key1", "public_key_pem": key_pair("a").public_pem}),
-                            MemoryAuthStore(), NOW)
+    response = register_app(
+        post({"name": "x", **BOUND, "kid": "key1", "public_key_pem": key_pair("a").public_pem}), MemoryAuthStore(), NOW
+    )
     assert response.status == 201
     assert any("<Supplier>-<Environment>-<rotation>" in w for w in answer(response)["warnings"])
 
@@ -182,12 +216,25 @@ def _seed(tmp_path: Path, entries: list[dict[str, Any]]) -> Path:
 
 def test_seed_file_loads_fixed_api_keys(tmp_path: Path) -> None:
     (tmp_path / "b.pub.pem").write_text(key_pair("b").public_pem)
-    path = _seed(tmp_path, [
-        {"api_key": "SeedKey0000000000000000000000001", "name": "Seeded", **BOUND, "kid": "Seed-INT-1",
-         "public_key_pem": key_pair("a").public_pem},
-        {"api_key": "SeedKey0000000000000000000000002", "name": "From file", **BOUND, "kid": "Seed-INT-2",
-         "public_key_file": "b.pub.pem"},
-    ])
+    path = _seed(
+        tmp_path,
+        [
+            {
+                "api_key": "SeedKey0000000000000000000000001",
+                "name": "Seeded",
+                **BOUND,
+                "kid": "Seed-INT-1",
+                "public_key_pem": key_pair("a").public_pem,
+            },
+            {
+                "api_key": "SeedKey0000000000000000000000002",
+                "name": "From file",
+                **BOUND,
+                "kid": "Seed-INT-2",
+                "public_key_file": "b.pub.pem",
+            },
+        ],
+    )
     store = MemoryAuthStore()
     seeded = seed_from_env(store, NOW, {"TKW_APPS_FILE": str(path)})
     assert seeded == ["SeedKey0000000000000000000000001", "SeedKey0000000000000000000000002"]
@@ -205,10 +252,17 @@ def test_no_seed_file_is_fine() -> None:
     ("entries", "expected"),
     [
         ([{"name": "x", **BOUND, "kid": "k-INT-1", "public_key_pem": "PEM"}], "api_key is required"),
-        ([{"api_key": "a", "name": "x", **BOUND, "kid": "k-INT-1", "public_key_pem": "PEM"},
-          {"api_key": "a", "name": "y", **BOUND, "kid": "k-INT-1", "public_key_pem": "PEM"}], "share an api_key"),
-        ([{"api_key": "a", "name": "x", **BOUND, "kid": "k-INT-1", "public_key_file": "missing.pem"}],
-         "cannot be read"),
+        (
+            [
+                {"api_key": "a", "name": "x", **BOUND, "kid": "k-INT-1", "public_key_pem": "PEM"},
+                {"api_key": "a", "name": "y", **BOUND, "kid": "k-INT-1", "public_key_pem": "PEM"},
+            ],
+            "share an api_key",
+        ),
+        (
+            [{"api_key": "a", "name": "x", **BOUND, "kid": "k-INT-1", "public_key_file": "missing.pem"}],
+            "cannot be read",
+        ),
         ({"not": "a list"}, "JSON list"),
     ],
 )

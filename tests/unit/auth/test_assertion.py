@@ -22,8 +22,12 @@ from tkw.auth.models import AppRecord
 APPS = {API_KEY: app_record()}
 
 
-def check(fields: dict[str, str], apps: dict[str, AppRecord] | None = None, now: float = NOW,
-          content_type: str | None = "application/x-www-form-urlencoded"):
+def check(
+    fields: dict[str, str],
+    apps: dict[str, AppRecord] | None = None,
+    now: float = NOW,
+    content_type: str | None = "application/x-www-form-urlencoded",
+):
     registry = APPS if apps is None else apps
     return check_token_request(fields, audience=AUDIENCE, now=now, find_app=registry.get, content_type=content_type)
 
@@ -39,10 +43,25 @@ def test_a_good_request_passes_every_error_check() -> None:
     assert verdict.key is not None and verdict.key.kid == KID
     assert verdict.jti is not None
     checks = by_id(verdict)
-    for check_id in ("form.grant_type", "form.client_assertion_type", "form.client_assertion", "jwt.format",
-                     "header.alg", "header.kid", "header.typ", "claim.exp", "claim.exp.expired", "claim.exp.window",
-                     "claim.iss_sub", "claim.jti", "app.api_key", "app.public_key", "key.kid", "signature",
-                     "claim.aud"):
+    for check_id in (
+        "form.grant_type",
+        "form.client_assertion_type",
+        "form.client_assertion",
+        "jwt.format",
+        "header.alg",
+        "header.kid",
+        "header.typ",
+        "claim.exp",
+        "claim.exp.expired",
+        "claim.exp.window",
+        "claim.iss_sub",
+        "claim.jti",
+        "app.api_key",
+        "app.public_key",
+        "key.kid",
+        "signature",
+        "claim.aud",
+    ):
         assert checks[check_id].passed, checks[check_id]
     # The conventions of the seed's onboarding guide are warnings, and here they hold.
     assert checks["header.kid.convention"].passed and checks["header.kid.convention"].severity == "warning"

@@ -32,8 +32,7 @@ def store() -> MemoryAuthStore:
     return memory
 
 
-def get_token(store: MemoryAuthStore, now: float = NOW, api_key: str = API_KEY, key: str = "a",
-              kid: str = KID) -> str:
+def get_token(store: MemoryAuthStore, now: float = NOW, api_key: str = API_KEY, key: str = "a", kid: str = KID) -> str:
     response = issue_token(token_request(form(sign(claims(now, api_key=api_key), key=key, kid=kid))), store, now)
     assert response.status == 200, response.body_text()
     return str(json.loads(response.body_text())["access_token"])

@@ -20,21 +20,28 @@ from tkw.auth.keys import kid_follows_convention
 def test_minted_assertion_has_api_m_shape_and_passes_the_checker() -> None:
     assertion = client.mint_client_assertion(key_pair("a").private_pem, KID, API_KEY, AUDIENCE, now=NOW)
     assert jwt.get_unverified_header(assertion) == {"alg": "RS512", "kid": KID, "typ": "JWT"}
-    claims = jwt.decode(assertion, key_pair("a").public_pem, algorithms=["RS512"], audience=AUDIENCE,
-                        options={"verify_exp": False})
+    claims = jwt.decode(
+        assertion, key_pair("a").public_pem, algorithms=["RS512"], audience=AUDIENCE, options={"verify_exp": False}
+    )
     assert claims["iss"] == claims["sub"] == API_KEY
     assert claims["exp"] == int(NOW) + 300
-    verdict = check_token_request(form(assertion), audience=AUDIENCE, now=NOW,
-                                  find_app={API_KEY: app_record()}.get,
-                                  content_type="application/x-www-form-urlencoded")
+    verdict = check_token_request(
+        form(assertion),
+        audience=AUDIENCE,
+        now=NOW,
+        find_app={API_KEY: app_record()}.get,
+        content_type="application/x-www-form-urlencoded",
+    )
     assert verdict.failure is None
     assert all(c.passed for c in verdict.checks if not c.skipped), [c for c in verdict.checks if not c.passed]
 
 
 def test_each_assertion_has_a_fresh_jti() -> None:
     jtis = {
-        jwt.decode(client.mint_client_assertion(key_pair("a").private_pem, KID, API_KEY, AUDIENCE),
-                   options={"verify_signature": False})["jti"]
+        jwt.decode(
+            client.mint_client_assertion(key_pair("a").private_pem, KID, API_KEY, AUDIENCE),
+            options={"verify_signature": False},
+        )["jti"]
         for _ in range(3)
     }
     assert len(jtis) == 3
@@ -52,7 +59,10 @@ def test_lifetime_is_capped_at_five_minutes(lifetime: int) -> None:
         ("http://127.0.0.1:3000", "http://127.0.0.1:3000/oauth2/token"),
         ("http://127.0.0.1:3000/", "http://127.0.0.1:3000/oauth2/token"),
         ("http://127.0.0.1:3000/booking-and-referral/FHIR/R4", "http://127.0.0.1:3000/oauth2/token"),
-        ("https://x.execute-api.eu-west-2.amazonaws.com/v1", "https://x.execute-api.eu-west-2.amazonaws.com/v1/oauth2/token"),
+        (
+            "https://x.execute-api.eu-west-2.amazonaws.com/v1",
+            "https://x.execute-api.eu-west-2.amazonaws.com/v1/oauth2/token",
+        ),
         ("https://int.api.service.nhs.uk/oauth2/token", "https://int.api.service.nhs.uk/oauth2/token"),
     ],
 )

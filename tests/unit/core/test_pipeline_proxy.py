@@ -133,18 +133,44 @@ def test_wrong_method_on_known_path_is_405_with_allow(method: str, path: str, al
     assert_outcome(response.body, "REC_METHOD_NOT_ALLOWED", "not-supported")
 
 
-def test_an_unexpected_failure_is_a_fhir_500_not_a_stack_trace(monkeypatch: pytest.MonkeyPatch) -> None:
-    import tkw.answer
+def _rest_event(method: str, path: str, headers: dict[str, str]) -> dict[str, object]:
+    return {
+        "httpMethod": method,
+        "path": path,
+        "resource": path,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "requestContext": {"stage": "v1", "requestId": "r-1", "domainName": "localhost"},
+        "body": None,
+        "isBase64Encoded": False,
+    }
 
-    def explode(_: object) -> None:
+
+def test_an_unexpected_failure_is_a_fhir_500_not_a_stack_trace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The edge's exception handler: any crash below it is a 500 OperationOutcome, headers echoed."""
+    import tkw.answer
+    from tkw.edge import bars_resolver, serve
+
+    def explode(*_: object) -> None:
         raise RuntimeError("secret internal detail")
 
     monkeypatch.setattr(tkw.answer, "respond", explode)
-    response = handle(Operation.SLOT_SEARCH, request("GET", "/Slot", bars_headers()))
-    assert response.status == 500
-    issue = assert_outcome(response.body, "REC_SERVER_ERROR", "exception")
-    assert "secret internal detail" not in json.dumps(response.body)
+    app = bars_resolver()
+
+    @app.get(BASE + "/Slot")
+    def slot() -> object:
+        return serve(Operation.SLOT_SEARCH, app)
+
+    headers = bars_headers()
+    result = app.resolve(_rest_event("GET", BASE + "/Slot", headers), None)
+    assert result["statusCode"] == 500
+    body = json.loads(result["body"])
+    issue = assert_outcome(body, "REC_SERVER_ERROR", "exception")
+    assert "secret internal detail" not in result["body"]
     assert "Traceback" not in issue["diagnostics"]
+    echoed = {k.lower(): v for k, v in (result.get("multiValueHeaders") or {}).items()}
+    assert echoed["x-request-id"] == [headers["X-Request-Id"]]
+    assert echoed["x-correlation-id"] == [headers["X-Correlation-Id"]]
 
 
 def test_wrong_method_body_follows_the_official_method_not_allowed_example() -> None:

@@ -22,6 +22,7 @@ from tkw.scenarios.classify import Classification, classify
 RESOURCE_TYPES = ("MessageHeader", "Appointment", "ServiceRequest", "Encounter", "Patient", "Organization")
 SYSTEMS = (NHS_NUMBER_SYSTEM, "http://fhir.nhs.uk/Id/nhs-number/", "HTTPS://FHIR.NHS.UK/ID/NHS-NUMBER", "other")
 
+
 def mostly(valid: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
     """``valid`` about three times in four, any JSON value otherwise."""
     return st.integers(min_value=0, max_value=3).flatmap(lambda i: json_values if i == 3 else valid)

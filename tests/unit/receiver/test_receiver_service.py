@@ -118,7 +118,7 @@ def services(transport: Transport | None = None, allow_private: bool = False) ->
         store=MemoryStore(),
         queue=MemoryQueue(),
         reports=MemoryReports(),
-        outbound=MemoryOutboundCounter(),
+        counter=MemoryOutboundCounter(),
         transport=(lambda options, guard: transport or WsgiTransport(app)),
         clock=lambda: 1_790_000_000.0,
     )
@@ -222,7 +222,7 @@ def test_an_unexpected_failure_ends_the_run_in_error_with_the_reason() -> None:
 )
 def test_private_endpoints_are_refused_unless_allowed(endpoint: str, why: str) -> None:
     status, body = post(services(), {"endpoint": endpoint, "target_identifier": "1"})
-    assert status == 400 and why in body["message"]
+    assert status == 400 and why in body["issue"][0]["diagnostics"]
     assert post(services(allow_private=True), {"endpoint": endpoint, "target_identifier": "1"})[0] == 202
 
 
@@ -245,7 +245,7 @@ def test_the_suite_description_filters_by_application_and_suite() -> None:
     assert [a["id"] for a in body["applications"]] == ["5"]
     bad = ApiRequest(method="GET", path="/tkw/receiver-suite", query={"application": ("2",)})
     refused = service.describe_suite(bad)
-    assert refused.status == 400 and "1, 3, 4, 5, 6" in refused.body["message"]
+    assert refused.status == 400 and "1, 3, 4, 5, 6" in refused.body["issue"][0]["diagnostics"]
 
 
 def test_a_run_can_choose_an_application_and_suites_instead_of_tests() -> None:
@@ -259,12 +259,12 @@ def test_a_run_can_choose_an_application_and_suites_instead_of_tests() -> None:
     assert record is not None and (record.application, record.suites) == ("5", ["happy"])
     for wrong, where in (({"application": "2"}, "application"), ({"application": "5", "suites": ["sad"]}, "suites.0")):
         status, body = post(svc, {"endpoint": "http://127.0.0.1:9/x", "target_identifier": "1", **wrong})
-        assert status == 400 and body["details"][0]["field"] == where
+        assert status == 400 and where in body["issue"][0]["expression"]
     status, body = post(
         svc,
         {"endpoint": "http://127.0.0.1:9/x", "target_identifier": "1", "application": "5", "tests": ["a1-booking-new"]},
     )
-    assert status == 400 and "a1-booking-new" in body["message"]
+    assert status == 400 and "a1-booking-new" in body["issue"][0]["diagnostics"]
 
 
 def test_guard_is_built_from_settings() -> None:

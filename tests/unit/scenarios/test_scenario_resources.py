@@ -74,7 +74,7 @@ def test_only_services_that_take_bookings_offer_slot_search() -> None:
 
 def test_message_definitions_have_unique_ids_and_name_the_service_placeholder() -> None:
     definitions = [load(f"message-definitions/{p.name}") for p in (RESOURCES / "message-definitions").glob("*.json")]
-    assert len({d["id"] for d in definitions}) == len(definitions) == 16
+    assert len({d["id"] for d in definitions}) == len(definitions) == 17
     for d in definitions:
         dos = [
             u for u in d["useContext"] if u["valueCodeableConcept"]["coding"][0]["system"].endswith("dos-service-id")

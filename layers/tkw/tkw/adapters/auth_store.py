@@ -64,7 +64,6 @@ def _live(item: dict[str, Any], now: float) -> bool:
 
 
 class DynamoAuthStore(aws.DynamoTable):
-
     # --- applications ----------------------------------------------------------------------
 
     def _partition(self, api_key: str, projection: str | None = None) -> Iterator[dict[str, Any]]:

@@ -45,7 +45,6 @@ def _live(item: dict[str, Any], now: float) -> bool:
 
 
 class DynamoRunStore(DynamoTable):
-
     @staticmethod
     def _key(run_id: str, sk: str) -> dict[str, dict[str, str]]:
         return {"pk": _s(RUN_PK.format(run_id=run_id)), "sk": _s(sk)}
@@ -201,7 +200,7 @@ class SqsRunQueue:
         )
 
 
-class S3ReportStore:
+class S3RunReportStore:
     def __init__(self, bucket: str, client: Any | None = None) -> None:
         self.bucket = bucket
         self._client = client

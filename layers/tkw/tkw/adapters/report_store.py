@@ -1,18 +1,27 @@
 """S3 + DynamoDB implementation of :class:`tkw.reports.store.ReportStore`.
 
-S3 (the private reports bucket):
-
-* ``reports/{ods}/{yyyy}/{mm}/{dd}/{id}.json`` the record, ``.html`` its rendering;
-* ``zips/{ods}/{zip id}.zip`` packaged downloads. The bucket's lifecycle rule expires both.
+A report is stored with DynamoDB BatchWriteItem calls only (25 items a call, the batch's duplicate
+X-Request-Id claims in the same calls): no S3 call and no conditional write on the report
+worker's path unless a record is too large for an item.
 
 DynamoDB (the one table; ``expires_at`` is the TTL attribute, and every read also treats
 ``expires_at <= now`` as gone because TTL deletion is lazy):
 
-* listing: ``pk=REPORTS#{ods}``, ``sk={UTC time}#{id}`` with organisation, time, verdict,
-  correlation_id, scenario, s3_key and the other summary fields;
-* lookup by id: ``pk=REPORT#{ods}#{id}``, ``sk=REPORT`` with the S3 keys (scoped to the ODS code, so
-  another organisation's id is simply not found);
-* duplicate X-Request-Id: ``pk=REQID#{ods}``, ``sk={x-request-id}``, written with a conditional put.
+* listing: ``pk=REPORTS#{ods}``, ``sk={UTC time}#{id}`` with report_id, what listings filter on
+  (verdict, correlation_id, direction when outbound) and ``summary``, the listing's JSON
+  (:class:`~tkw.reports.store.ReportSummary`; older items have one attribute per field);
+* lookup by id: ``pk=REPORT#{ods}#{id}``, ``sk=REPORT`` (scoped to the ODS code, so another
+  organisation's id is simply not found) with ``record``, the record's JSON zlib-compressed (Binary),
+  when that is at most 300 KB (an item holds 400 KB); ``s3_key``/``html_key``, where its objects
+  are or will be; ``in_s3``, the formats already in S3 (a String Set);
+* duplicate X-Request-Id: ``pk=REQID#{ods}``, ``sk={x-request-id}`` with the claiming report id.
+
+S3 (the private reports bucket), objects made on demand:
+
+* ``reports/{ods}/{yyyy}/{mm}/{dd}/{id}.json`` the record, ``.html`` its rendering: written the first
+  time a download link asks for them (a record too large for its item is written at once);
+* ``zips/{ods}/{zip id}.zip`` packaged downloads. The bucket's lifecycle rule expires all of them
+  (an object written on demand outlives its item: the lifecycle counts from its later creation).
 
 boto3 clients are created on first use, never at import, so ``mock_aws`` and ``AWS_ENDPOINT_URL``
 (or the template's ``TKW_AWS_ENDPOINT_URL``) apply.
@@ -20,50 +29,61 @@ boto3 clients are created on first use, never at import, so ``mock_aws`` and ``A
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import logging
 import math
 import os
 import threading
+import time
 import uuid
+import zlib
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any, Literal
 
+from tkw.reports.html import render_report
 from tkw.reports.model import ReportRecord
 from tkw.reports.package import build_zip
 from tkw.reports.store import (
     MAX_ZIP_REPORTS,
-    REQUEST_ID_MEMORY_SECONDS,
     ReportFormat,
     ReportPage,
     ReportQuery,
     ReportSummary,
+    RequestIdClaim,
     ZipPackage,
     check_key_part,
     decode_page_token,
     encode_page_token,
     matches,
     report_key,
+    reused_request_ids,
     summary_of,
     time_bounds,
     zip_key,
 )
-from tkw.settings import Settings
+from tkw.settings import DEFAULT_REPORT_RETENTION_DAYS, Settings
 
 LIST_PK = "REPORTS#{ods}"
 ID_PK = "REPORT#{ods}#{id}"
 ID_SK = "REPORT"
 REQUEST_ID_PK = "REQID#{ods}"
-DEFAULT_RETENTION_DAYS = 30
 MAX_LINK_EXPIRY_SECONDS = 900
+# A record whose zlib-compressed JSON is larger goes to S3: DynamoDB items hold 400 KB in all.
+MAX_RECORD_IN_ITEM_BYTES = 300_000
+MAX_BATCH_WRITE = 25  # DynamoDB's BatchWriteItem limit
+MAX_BATCH_GET = 100  # DynamoDB's BatchGetItem limit
 # A listing reads at most this many DynamoDB pages before handing back a token (filters may skip
 # most items; a request must stay well inside API Gateway's 29 s).
 MAX_QUERY_PAGES = 10
 _CONTENT_TYPES: dict[str, str] = {"json": "application/json", "html": "text/html; charset=utf-8"}
 
+logger = logging.getLogger(__name__)
 _GONE = frozenset({"NoSuchKey", "404", "AccessDenied", "403"})
+# Listing items written before the summary became one JSON attribute had these attributes.
 _SUMMARY_ATTRIBUTES = (
     "method",
     "path",
@@ -97,7 +117,7 @@ class S3ReportStore:
         bucket: str,
         *,
         link_expiry_seconds: int = MAX_LINK_EXPIRY_SECONDS,
-        retention_days: int = DEFAULT_RETENTION_DAYS,
+        retention_days: int = DEFAULT_REPORT_RETENTION_DAYS,
         dynamodb: Any | None = None,
         s3: Any | None = None,
     ) -> None:
@@ -133,70 +153,165 @@ class S3ReportStore:
 
     # -- ReportStore ----------------------------------------------------------------------------
 
-    def claim_request_id(self, ods: str, request_id: str, now: float) -> bool:
+    def claim_request_id(self, ods: str, request_id: str, now: float, report_id: str) -> bool:
+        """STRICT_MODE's claim on the request path (it decides the answer): one conditional write."""
         if not request_id:
             return False
         client = self.dynamodb
         try:
             client.put_item(
                 TableName=self.table_name,
-                Item={
-                    "pk": _s(REQUEST_ID_PK.format(ods=check_key_part(ods, "organisation"))),
-                    "sk": _s(_request_id_sort_key(request_id)),
-                    "expires_at": _n(math.floor(now) + REQUEST_ID_MEMORY_SECONDS),
-                },
-                # A lapsed item TTL has not deleted yet counts as absent.
-                ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now",
-                ExpressionAttributeValues={":now": _n(math.floor(now))},
+                Item=_claim_item(RequestIdClaim(check_key_part(ods, "organisation"), request_id, report_id, now)),
+                # A lapsed item TTL has not deleted yet counts as absent; a retried report's own
+                # claim is not a reuse.
+                ConditionExpression="attribute_not_exists(pk) OR expires_at <= :now OR report_id = :report",
+                ExpressionAttributeValues={":now": _n(math.floor(now)), ":report": _s(report_id)},
             )
         except client.exceptions.ConditionalCheckFailedException:
             return True
         return False
 
-    def save(self, record: ReportRecord, html: str) -> None:
-        ods = check_key_part(record.organisation, "organisation")
-        check_key_part(record.id, "report id")
+    def claim_request_ids(self, claims: Sequence[RequestIdClaim]) -> set[str]:
+        """The report worker's claims: one BatchGetItem per 100 X-Request-Ids; :meth:`save_all`
+        writes the new claims with the index items.
+
+        Not a conditional write per claim: that is one DynamoDB call (a round trip, ~3 ms in moto)
+        per report, where the batch costs a fraction of a millisecond each. The check and the write
+        are not atomic: two workers given the same X-Request-Id at the same moment could both miss
+        the other. Locally there is one report worker per stack, and batches are checked one after
+        the other; on AWS the window is the milliseconds between one batch's read and its write, and
+        the finding is advisory outside STRICT_MODE (whose claim stays a conditional write).
+        """
+        claims = [c for c in claims if c.request_id]
+        keys: dict[tuple[str, str], tuple[str, str]] = {}
+        for claim in claims:
+            pk = REQUEST_ID_PK.format(ods=check_key_part(claim.ods, "organisation"))
+            keys[(pk, _request_id_sort_key(claim.request_id))] = (claim.ods, claim.request_id)
+        stored = {
+            keys[(item["pk"]["S"], item["sk"]["S"])]: (item["report_id"]["S"], int(item["expires_at"]["N"]))
+            for item in self._batch_get(list(keys), "pk, sk, report_id, expires_at")
+            if "report_id" in item and "expires_at" in item
+        }
+        return reused_request_ids(claims, stored)
+
+    def save_all(self, records: Sequence[ReportRecord], claims: Sequence[RequestIdClaim] = ()) -> list[str]:
+        """Each record into its id item (zlib JSON), or into S3 first when too large for one (an
+        index entry must never point at a missing report); then the index items and the claims in
+        BatchWriteItem calls of 25, unprocessed items retried with backoff, then reported failed."""
+        failed: list[str] = []
+        packed: list[tuple[ReportRecord, bytes | None]] = []
+        large: list[tuple[ReportRecord, bytes]] = []
+        for record in records:
+            try:
+                check_key_part(record.organisation, "organisation")
+                check_key_part(record.id, "report id")
+                data = record.to_json().encode()
+                compressed = zlib.compress(data, 1)  # fast; JSON reports still shrink ~5x
+            except Exception:  # reported back as this record's failure; the worker retries it
+                logger.exception("Encoding report %s failed", record.id)
+                failed.append(record.id)
+                continue
+            if len(compressed) <= MAX_RECORD_IN_ITEM_BYTES:
+                packed.append((record, compressed))
+            else:
+                large.append((record, data))
+        for (record, _), error in zip(large, _pool().map(self._put_record, large), strict=True):
+            if error is None:
+                packed.append((record, None))
+            else:
+                failed.append(record.id)
+        stored = {record.id for record, _ in packed}
+        items: dict[tuple[str, str], dict[str, Any]] = {}  # one write per key: a batch may not repeat one
+        for record, in_item in packed:
+            for item in self._index_items(record, in_item):
+                items[(item["pk"]["S"], item["sk"]["S"])] = item
+        for claim in sorted(claims, key=lambda c: c.received):  # the latest claim on a key holds it
+            if claim.request_id and claim.report_id in stored:
+                item = _claim_item(claim)
+                items[(item["pk"]["S"], item["sk"]["S"])] = item
+        writes = list(items.values())
+        for start in range(0, len(writes), MAX_BATCH_WRITE):
+            failed += self._write_items(writes[start : start + MAX_BATCH_WRITE])
+        return list(dict.fromkeys(failed))
+
+    def _put_record(self, large: tuple[ReportRecord, bytes]) -> Exception | None:
+        record, data = large
+        try:
+            self._put(report_key(record.organisation, record.id, record.time, "json"), data, "json")
+        except Exception as err:  # reported back as this record's failure; the worker retries it
+            logger.exception("Storing report %s failed", record.id)
+            return err
+        return None
+
+    def _write_items(self, items: list[dict[str, Any]]) -> list[str]:
+        pending = [{"PutRequest": {"Item": item}} for item in items]
+        for attempt in range(5):
+            try:
+                answer = self.dynamodb.batch_write_item(RequestItems={self.table_name: pending})
+            except Exception:
+                logger.exception("Writing report items failed")
+                break
+            pending = answer.get("UnprocessedItems", {}).get(self.table_name, [])
+            if not pending:
+                return []
+            time.sleep(0.05 * 2**attempt)
+        return [r["PutRequest"]["Item"]["report_id"]["S"] for r in pending]
+
+    def _batch_get(self, keys: Sequence[tuple[str, str]], projection: str | None = None) -> list[dict[str, Any]]:
+        """The items of ``keys`` that exist, 100 keys a BatchGetItem; unprocessed keys retried."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), MAX_BATCH_GET):
+            chunk = keys[start : start + MAX_BATCH_GET]
+            request: dict[str, Any] = {"Keys": [{"pk": _s(pk), "sk": _s(sk)} for pk, sk in chunk]}
+            if projection is not None:
+                request["ProjectionExpression"] = projection
+            for attempt in range(6):
+                answer = self.dynamodb.batch_get_item(RequestItems={self.table_name: request})
+                found += answer.get("Responses", {}).get(self.table_name, [])
+                unprocessed = answer.get("UnprocessedKeys", {}).get(self.table_name)
+                if not unprocessed:
+                    break
+                request = unprocessed
+                time.sleep(0.05 * 2**attempt)
+            else:
+                raise RuntimeError("DynamoDB left keys unprocessed after retries")
+        return found
+
+    def _index_items(self, record: ReportRecord, compressed: bytes | None) -> list[dict[str, Any]]:
+        """The listing item and the id item; the id item holds ``compressed`` (None: the JSON is in S3)."""
+        ods = record.organisation
         json_key = report_key(ods, record.id, record.time, "json")
         html_key = report_key(ods, record.id, record.time, "html")
         expires_at = math.floor(record.time.timestamp()) + self.retention_seconds
         summary = summary_of(record)
+        # What a listing filters on stays in attributes; the rest of the summary is one JSON
+        # attribute (an item's write cost grows with its number of attributes).
         list_item: dict[str, Any] = {
             "pk": _s(LIST_PK.format(ods=ods)),
             "sk": _s(f"{summary.time}#{record.id}"),
             "report_id": _s(record.id),
-            "organisation": _s(ods),
-            "time": _s(summary.time),
             "verdict": _s(record.verdict),
-            "errors": _n(summary.errors),
-            "warnings": _n(summary.warnings),
-            "s3_key": _s(json_key),
+            "summary": _s(summary.model_dump_json(exclude_defaults=True)),
             "expires_at": _n(expires_at),
         }
-        if summary.status is not None:
-            list_item["status"] = _n(summary.status)
-        for name in _SUMMARY_ATTRIBUTES:
-            value = getattr(summary, name)
-            if value:
-                list_item[name] = _s(str(value))
-        id_item = {
+        if summary.correlation_id:
+            list_item["correlation_id"] = _s(summary.correlation_id)
+        if summary.direction != "inbound":
+            list_item["direction"] = _s(summary.direction)
+        id_item: dict[str, Any] = {
             "pk": _s(ID_PK.format(ods=ods, id=record.id)),
             "sk": _s(ID_SK),
+            "report_id": _s(record.id),
             "time": _s(summary.time),
             "s3_key": _s(json_key),
             "html_key": _s(html_key),
             "expires_at": _n(expires_at),
         }
-        # The objects first: an index entry must never point at a report that is not there.
-        pool = _pool()
-        puts = [
-            pool.submit(self._put, json_key, record.to_json().encode(), "json"),
-            pool.submit(self._put, html_key, html.encode(), "html"),
-        ]
-        for put in puts:
-            put.result()
-        self.dynamodb.batch_write_item(
-            RequestItems={self.table_name: [{"PutRequest": {"Item": list_item}}, {"PutRequest": {"Item": id_item}}]}
-        )
+        if compressed is not None:
+            id_item["record"] = {"B": compressed}
+        else:
+            id_item["in_s3"] = {"SS": ["json"]}
+        return [list_item, id_item]
 
     def list_reports(self, ods: str, query: ReportQuery, now: float) -> ReportPage:
         check_key_part(ods, "organisation")
@@ -253,32 +368,39 @@ class S3ReportStore:
         return ReportPage(reports=reports, next_page_token=token)
 
     def get(self, ods: str, report_id: str, now: float) -> ReportRecord | None:
-        keys = self._keys(ods, report_id, now)
-        if keys is None:
-            return None
-        from botocore.exceptions import ClientError
-
-        try:
-            body = self.s3.get_object(Bucket=self.bucket, Key=keys["json"])["Body"].read()
-        except ClientError as err:
-            # Expired by the bucket's lifecycle before its index item. Without s3:ListBucket a
-            # missing key answers AccessDenied rather than NoSuchKey.
-            if err.response.get("Error", {}).get("Code") in _GONE:
-                return None
-            raise
-        record = ReportRecord.from_json(body)
-        return record if record.organisation == ods else None
+        item = self._item(ods, report_id, now)
+        return None if item is None else self._record_of(ods, item)
 
     def link(self, ods: str, report_id: str, fmt: ReportFormat, now: float) -> str | None:
-        keys = self._keys(ods, report_id, now)
-        if keys is None:
+        """Writes the object on the first request for it (the HTML rendered then: nobody waits for
+        HTML that may never be opened), notes that in the item, then presigns."""
+        item = self._item(ods, report_id, now)
+        if item is None:
             return None
-        return self._presign(keys[fmt], _CONTENT_TYPES[fmt], f"tkw-report-{report_id}.{fmt}")
+        key = item["s3_key" if fmt == "json" else "html_key"]["S"]
+        in_s3 = set(item.get("in_s3", {}).get("SS", ()))
+        # Items without a record (too large, or written before records lived in items) had their
+        # JSON written to S3 with them.
+        if fmt not in in_s3 and (fmt == "html" or "record" in item):
+            if fmt == "json":
+                data = zlib.decompress(item["record"]["B"])
+            else:
+                record = self._record_of(ods, item)
+                if record is None:
+                    return None
+                data = render_report(record).encode()
+            self._put(key, data, fmt)
+            self._note_in_s3(ods, report_id, fmt)
+        return self._presign(key, _CONTENT_TYPES[fmt], f"tkw-report-{report_id}.{fmt}")
 
     def package(self, ods: str, report_ids: Sequence[str], now: float) -> ZipPackage | None:
         check_key_part(ods, "organisation")
         wanted = list(dict.fromkeys(report_ids))[:MAX_ZIP_REPORTS]
-        records = [r for r in _pool().map(lambda i: self._get_or_none(ods, i, now), wanted) if r is not None]
+        keys = [(ID_PK.format(ods=ods, id=i), ID_SK) for i in wanted if _is_key_part(i)]
+        items = [i for i in self._batch_get(keys) if _live(i, now)]
+        in_items = [self._record_of(ods, i) for i in items if "record" in i]
+        in_s3 = list(_pool().map(lambda i: self._record_of(ods, i), [i for i in items if "record" not in i]))
+        records = [r for r in in_items + in_s3 if r is not None]
         if not records:
             return None
         records.sort(key=lambda r: r.time, reverse=True)
@@ -298,28 +420,44 @@ class S3ReportStore:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _get_or_none(self, ods: str, report_id: str, now: float) -> ReportRecord | None:
-        try:
-            check_key_part(report_id, "report id")
-        except ValueError:
-            return None
-        return self.get(ods, report_id, now)
-
-    def _keys(self, ods: str, report_id: str, now: float) -> dict[str, str] | None:
+    def _item(self, ods: str, report_id: str, now: float) -> dict[str, Any] | None:
+        """The live id item of the report, or None."""
         check_key_part(ods, "organisation")
-        try:
-            check_key_part(report_id, "report id")
-        except ValueError:
+        if not _is_key_part(report_id):
             return None  # no report can have such an id
-        item = self.dynamodb.get_item(
+        item: dict[str, Any] | None = self.dynamodb.get_item(
             TableName=self.table_name, Key={"pk": _s(ID_PK.format(ods=ods, id=report_id)), "sk": _s(ID_SK)}
         ).get("Item")
-        if item is None or int(item.get("expires_at", {}).get("N", "0")) <= now:
-            return None
-        try:
-            return {"json": item["s3_key"]["S"], "html": item["html_key"]["S"]}
-        except KeyError:
-            return None
+        return item if item is not None and _live(item, now) and "s3_key" in item and "html_key" in item else None
+
+    def _record_of(self, ods: str, item: dict[str, Any]) -> ReportRecord | None:
+        """The record an id item holds, or reads from S3 (None: expired there already)."""
+        if "record" in item:
+            body: bytes = zlib.decompress(item["record"]["B"])
+        else:
+            from botocore.exceptions import ClientError
+
+            try:
+                body = self.s3.get_object(Bucket=self.bucket, Key=item["s3_key"]["S"])["Body"].read()
+            except ClientError as err:
+                # Expired by the bucket's lifecycle before its index item. Without s3:ListBucket a
+                # missing key answers AccessDenied rather than NoSuchKey.
+                if err.response.get("Error", {}).get("Code") in _GONE:
+                    return None
+                raise
+        record = ReportRecord.from_json(body)
+        return record if record.organisation == ods else None
+
+    def _note_in_s3(self, ods: str, report_id: str, fmt: ReportFormat) -> None:
+        client = self.dynamodb
+        with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
+            client.update_item(
+                TableName=self.table_name,
+                Key={"pk": _s(ID_PK.format(ods=ods, id=report_id)), "sk": _s(ID_SK)},
+                UpdateExpression="ADD in_s3 :fmt",
+                ConditionExpression="attribute_exists(pk)",  # never recreate an item TTL just deleted
+                ExpressionAttributeValues={":fmt": {"SS": [fmt]}},
+            )
 
     def _put(self, key: str, data: bytes, fmt: str) -> None:
         self.s3.put_object(
@@ -344,8 +482,32 @@ class S3ReportStore:
         return url
 
 
+def _claim_item(claim: RequestIdClaim) -> dict[str, Any]:
+    return {
+        "pk": _s(REQUEST_ID_PK.format(ods=claim.ods)),
+        "sk": _s(_request_id_sort_key(claim.request_id)),
+        "report_id": _s(claim.report_id),
+        "expires_at": _n(claim.expires_at),
+    }
+
+
+def _live(item: dict[str, Any], now: float) -> bool:
+    return int(item.get("expires_at", {}).get("N", "0")) > now
+
+
+def _is_key_part(value: str) -> bool:
+    try:
+        check_key_part(value, "report id")
+    except ValueError:
+        return False
+    return True
+
+
 def _summary_from_item(item: dict[str, Any]) -> ReportSummary | None:
     try:
+        if "summary" in item:
+            return ReportSummary.model_validate_json(item["summary"]["S"])
+        # Written before summaries were one attribute: one attribute per field.
         fields: dict[str, Any] = {
             "id": item["report_id"]["S"],
             "time": item["time"]["S"],
@@ -417,14 +579,17 @@ def report_store(
     table_name: str,
     bucket: str,
     link_expiry_seconds: int = MAX_LINK_EXPIRY_SECONDS,
-    retention_days: int = DEFAULT_RETENTION_DAYS,
+    retention_days: int = DEFAULT_REPORT_RETENTION_DAYS,
 ) -> S3ReportStore:
     """The process's store (its clients are created on first use)."""
     return S3ReportStore(table_name, bucket, link_expiry_seconds=link_expiry_seconds, retention_days=retention_days)
 
 
 def report_store_for(settings: Settings) -> S3ReportStore:
-    """The store for a :class:`tkw.settings.Settings` (index items live as long as the bucket keeps
-    reports: ``report_retention_days`` when settings carry it, else 30 days as the template's default)."""
-    retention = int(getattr(settings, "report_retention_days", DEFAULT_RETENTION_DAYS))
-    return report_store(settings.table_name, settings.reports_bucket, settings.report_link_expiry_seconds, retention)
+    """The store for a :class:`tkw.settings.Settings` (index items live as long as the bucket keeps reports)."""
+    return report_store(
+        settings.table_name,
+        settings.reports_bucket,
+        settings.report_link_expiry_seconds,
+        settings.report_retention_days,
+    )

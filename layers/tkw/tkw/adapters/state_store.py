@@ -43,7 +43,6 @@ def _n(value: int) -> dict[str, str]:
 
 
 class DynamoStateStore(DynamoTable):
-
     # -- keys ---------------------------------------------------------------------------------
 
     @staticmethod

@@ -14,6 +14,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from tkw.validation.findings import Severity  # one severity scale for every finding
+
 # The workflows a message can be (tkw.scenarios.classify decides which); finer than the answer kinds.
 Workflow = Literal[
     "booking-new",
@@ -33,7 +35,6 @@ Workflow = Literal[
 ]
 WORKFLOWS: tuple[str, ...] = Workflow.__args__  # type: ignore[attr-defined]
 UseCaseStatus = Literal["active", "deprecated", "withdrawn"]
-Severity = Literal["error", "warning", "info"]
 _RESOURCE_PATH = re.compile(r"^[A-Z][A-Za-z]+(\.[a-z][A-Za-z]*)+$")
 
 

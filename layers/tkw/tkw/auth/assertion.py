@@ -61,8 +61,8 @@ from tkw.auth.models import (
     AppKey,
     AppRecord,
     AssertionCheck,
-    Severity,
 )
+from tkw.validation.findings import Severity
 
 MAX_ASSERTION_CHARS = 16 * 1024
 _API_KEY = re.compile(r"^[A-Za-z0-9._~-]{1,128}$")
@@ -160,7 +160,11 @@ class AssertionVerdict:
     def skip(self, check_id: str, location: str, reason: str) -> None:
         self.checks.append(
             AssertionCheck(
-                id=check_id, severity="info", passed=False, skipped=True, message=f"Not checked: {reason}",
+                id=check_id,
+                severity="info",
+                passed=False,
+                skipped=True,
+                message=f"Not checked: {reason}",
                 location=location,
             )
         )
@@ -191,7 +195,9 @@ def check_token_request(
         header, claims = decode_unverified(assertion)
     except ValueError as err:
         verdict.add(
-            "jwt.format", "form.client_assertion", False,
+            "jwt.format",
+            "form.client_assertion",
+            False,
             f"client_assertion is not a signed JWT (header.payload.signature, base64url JSON): {err}",
             failure=invalid_request("Malformed JWT in client_assertion"),
         )
@@ -232,7 +238,9 @@ _JWT_CHECKS: tuple[tuple[str, str], ...] = (
 def _check_form(verdict: AssertionVerdict, form: Mapping[str, str], content_type: str | None) -> None:
     media_type = (content_type or "").split(";", 1)[0].strip().lower()
     verdict.add(
-        "form.content_type", "header.Content-Type", media_type == "application/x-www-form-urlencoded",
+        "form.content_type",
+        "header.Content-Type",
+        media_type == "application/x-www-form-urlencoded",
         "Content-Type is application/x-www-form-urlencoded"
         if media_type == "application/x-www-form-urlencoded"
         else f"Content-Type is {content_type or 'missing'!r}; the token request must be "
@@ -243,13 +251,17 @@ def _check_form(verdict: AssertionVerdict, form: Mapping[str, str], content_type
     grant_type = form.get("grant_type")
     if not grant_type:
         verdict.add(
-            "form.grant_type", "form.grant_type", False,
+            "form.grant_type",
+            "form.grant_type",
+            False,
             f"grant_type is missing; it must be '{GRANT_TYPE}'",
             failure=invalid_request("grant_type is missing"),
         )
     elif grant_type != GRANT_TYPE:
         verdict.add(
-            "form.grant_type", "form.grant_type", False,
+            "form.grant_type",
+            "form.grant_type",
+            False,
             f"grant_type is {_show(grant_type)}; the signed-JWT (application-restricted) flow uses '{GRANT_TYPE}'",
             failure=Failure(400, "unsupported_grant_type", "grant_type is invalid"),
         )
@@ -258,7 +270,9 @@ def _check_form(verdict: AssertionVerdict, form: Mapping[str, str], content_type
 
     assertion_type = form.get("client_assertion_type")
     verdict.add(
-        "form.client_assertion_type", "form.client_assertion_type", assertion_type == CLIENT_ASSERTION_TYPE,
+        "form.client_assertion_type",
+        "form.client_assertion_type",
+        assertion_type == CLIENT_ASSERTION_TYPE,
         f"client_assertion_type is '{CLIENT_ASSERTION_TYPE}'"
         if assertion_type == CLIENT_ASSERTION_TYPE
         else f"client_assertion_type is {_show(assertion_type) if assertion_type else 'missing'}; "
@@ -268,7 +282,9 @@ def _check_form(verdict: AssertionVerdict, form: Mapping[str, str], content_type
 
     assertion = form.get("client_assertion")
     verdict.add(
-        "form.client_assertion", "form.client_assertion", bool(assertion),
+        "form.client_assertion",
+        "form.client_assertion",
+        bool(assertion),
         "client_assertion is present" if assertion else "client_assertion is missing; it must be your signed JWT",
         failure=invalid_request("Missing client_assertion"),
     )
@@ -278,7 +294,10 @@ def _check_headers(verdict: AssertionVerdict, header: Mapping[str, Any]) -> None
     alg = header.get("alg")
     if not alg:
         verdict.add(
-            "header.alg", "header.alg", False, "the JWT header has no alg; it must be 'RS512'",
+            "header.alg",
+            "header.alg",
+            False,
+            "the JWT header has no alg; it must be 'RS512'",
             failure=invalid_request(f"Missing 'alg' header {_IN_JWT}"),
         )
     elif alg not in ALGORITHMS:
@@ -286,7 +305,9 @@ def _check_headers(verdict: AssertionVerdict, header: Mapping[str, Any]) -> None
         if isinstance(alg, str) and alg.upper().startswith("HS"):
             hint = " (a shared-secret HMAC algorithm)"
         verdict.add(
-            "header.alg", "header.alg", False,
+            "header.alg",
+            "header.alg",
+            False,
             f"alg is {_show(alg)}{hint}; API-M accepts only 'RS512' (RSA signature with SHA-512)",
             failure=invalid_request(f"Invalid 'alg' header {_IN_JWT} - unsupported JWT algorithm - must be 'RS512'"),
         )
@@ -296,7 +317,9 @@ def _check_headers(verdict: AssertionVerdict, header: Mapping[str, Any]) -> None
     kid = header.get("kid")
     if not kid or not isinstance(kid, str):
         verdict.add(
-            "header.kid", "header.kid", False,
+            "header.kid",
+            "header.kid",
+            False,
             "the JWT header has no kid (string); it must name the key you registered, e.g. 'MySupplier-INT-1'"
             if not kid
             else f"kid is {_show(kid)}, not a string",
@@ -307,7 +330,9 @@ def _check_headers(verdict: AssertionVerdict, header: Mapping[str, Any]) -> None
         verdict.add("header.kid", "header.kid", True, f"kid is {_show(kid)}")
         conventional = kid_follows_convention(kid)
         verdict.add(
-            "header.kid.convention", "header.kid", conventional,
+            "header.kid.convention",
+            "header.kid",
+            conventional,
             f"kid {_show(kid)} follows the <Supplier>-<Environment>-<rotation> convention"
             if conventional
             else f"kid {_show(kid)} does not follow the onboarding convention <Supplier>-<Environment>-<rotation>, "
@@ -318,8 +343,11 @@ def _check_headers(verdict: AssertionVerdict, header: Mapping[str, Any]) -> None
     typ = header.get("typ")
     typ_ok = isinstance(typ, str) and typ.lower() == "jwt"
     verdict.add(
-        "header.typ", "header.typ", typ_ok,
-        f"typ is {_show(typ)}" if typ_ok
+        "header.typ",
+        "header.typ",
+        typ_ok,
+        f"typ is {_show(typ)}"
+        if typ_ok
         else (f"typ is {_show(typ)}" if typ is not None else "the JWT header has no typ") + "; it must be 'JWT'",
         failure=invalid_request(f"Invalid 'typ' header {_IN_JWT} - must be 'JWT'"),
     )
@@ -329,17 +357,23 @@ def _check_exp(verdict: AssertionVerdict, claims: Mapping[str, Any], now: float)
     exp = claims.get("exp")
     if exp is None:
         verdict.add(
-            "claim.exp", "claim.exp", False,
+            "claim.exp",
+            "claim.exp",
+            False,
             "the exp claim is missing; it must be a NumericDate (epoch seconds) at most 5 minutes ahead",
             failure=invalid_request(f"Missing 'exp' claim {_IN_JWT}"),
         )
     elif not _is_number(exp):
         string_hint = (
-            " (it is a JSON string: send the number itself, e.g. \"exp\": 1635263528, not \"1635263528\")"
-            if isinstance(exp, str) else ""
+            ' (it is a JSON string: send the number itself, e.g. "exp": 1635263528, not "1635263528")'
+            if isinstance(exp, str)
+            else ""
         )
         verdict.add(
-            "claim.exp", "claim.exp", False, f"exp is {_show(exp)}, not a number{string_hint}",
+            "claim.exp",
+            "claim.exp",
+            False,
+            f"exp is {_show(exp)}, not a number{string_hint}",
             failure=invalid_request(f"Invalid 'exp' claim {_IN_JWT} - must be an integer"),
         )
     else:
@@ -352,7 +386,9 @@ def _check_exp(verdict: AssertionVerdict, claims: Mapping[str, Any], now: float)
         return
     ahead = verdict.exp - now
     verdict.add(
-        "claim.exp.expired", "claim.exp", ahead > 0,
+        "claim.exp.expired",
+        "claim.exp",
+        ahead > 0,
         f"exp is {ahead:.0f} s in the future"
         if ahead > 0
         else f"exp {_iso(verdict.exp)} is {-ahead:.0f} s in the past (server time {_iso(now)}): "
@@ -363,14 +399,17 @@ def _check_exp(verdict: AssertionVerdict, claims: Mapping[str, Any], now: float)
     grace = ASSERTION_LIFETIME_GRACE_SECONDS
     if ahead > limit + grace:
         verdict.add(
-            "claim.exp.window", "claim.exp", False,
-            f"exp is {ahead:.0f} s ahead of server time {_iso(now)}; it must be at most {limit} s (5 minutes) "
-            "ahead",
+            "claim.exp.window",
+            "claim.exp",
+            False,
+            f"exp is {ahead:.0f} s ahead of server time {_iso(now)}; it must be at most {limit} s (5 minutes) ahead",
             failure=invalid_request(f"Invalid 'exp' claim {_IN_JWT} - more than 5 minutes in future"),
         )
     elif ahead > limit:
         verdict.add(
-            "claim.exp.window", "claim.exp", False,
+            "claim.exp.window",
+            "claim.exp",
+            False,
             f"exp is {ahead:.0f} s ahead; API-M allows 5 minutes plus {grace} s for clock skew, "
             "so this only just passes: aim for 5 minutes or less",
             severity="warning",
@@ -379,7 +418,9 @@ def _check_exp(verdict: AssertionVerdict, claims: Mapping[str, Any], now: float)
         verdict.add("claim.exp.window", "claim.exp", True, f"exp is within 5 minutes ({ahead:.0f} s ahead)")
     if isinstance(exp, float) and not exp.is_integer():
         verdict.add(
-            "claim.exp.integer", "claim.exp", False,
+            "claim.exp.integer",
+            "claim.exp",
+            False,
             f"exp {exp} has a fraction; NumericDate is normally whole seconds and API-M says 'must be an integer'",
             severity="warning",
         )
@@ -397,7 +438,10 @@ def _check_iss_sub(verdict: AssertionVerdict, claims: Mapping[str, Any]) -> str 
         else:
             why = f"iss {_show(iss)} and sub {_show(sub)} differ"
         verdict.add(
-            "claim.iss_sub", "claim.iss", False, f"{why}; iss and sub must both be your application's API key",
+            "claim.iss_sub",
+            "claim.iss",
+            False,
+            f"{why}; iss and sub must both be your application's API key",
             failure=invalid_request(f"Missing or non-matching 'iss'/'sub' claims {_IN_JWT}"),
         )
     else:
@@ -409,7 +453,9 @@ def _check_jti(verdict: AssertionVerdict, claims: Mapping[str, Any]) -> None:
     jti = claims.get("jti")
     if not jti:
         verdict.add(
-            "claim.jti", "claim.jti", False,
+            "claim.jti",
+            "claim.jti",
+            False,
             "the jti claim is missing; it must be a fresh unique string (a UUID) for every request",
             failure=invalid_request(f"Missing 'jti' claim {_IN_JWT}"),
         )
@@ -417,18 +463,22 @@ def _check_jti(verdict: AssertionVerdict, claims: Mapping[str, Any]) -> None:
         return
     if not isinstance(jti, str):
         verdict.add(
-            "claim.jti", "claim.jti", False, f"jti is {_show(jti)}, not a string; use a UUID",
-            failure=invalid_request(
-                f"Invalid 'jti' claim {_IN_JWT} - must be a unique string value such as a GUID"
-            ),
+            "claim.jti",
+            "claim.jti",
+            False,
+            f"jti is {_show(jti)}, not a string; use a UUID",
+            failure=invalid_request(f"Invalid 'jti' claim {_IN_JWT} - must be a unique string value such as a GUID"),
         )
         verdict.skip("claim.jti.uuid", "claim.jti", "jti is not a string")
         return
     verdict.jti = jti
     verdict.add("claim.jti", "claim.jti", True, "jti is a string")
     verdict.add(
-        "claim.jti.uuid", "claim.jti", _is_uuid(jti),
-        "jti is a UUID" if _is_uuid(jti)
+        "claim.jti.uuid",
+        "claim.jti",
+        _is_uuid(jti),
+        "jti is a UUID"
+        if _is_uuid(jti)
         else f"jti {_show(jti)} is not a UUID; the onboarding guide asks for a UUID/GUID, different for each request",
         severity="warning",
     )
@@ -439,8 +489,11 @@ def _check_times(verdict: AssertionVerdict, claims: Mapping[str, Any], now: floa
     if nbf is not None:
         ok = _is_number(nbf) and float(nbf) <= now
         verdict.add(
-            "claim.nbf", "claim.nbf", ok,
-            "nbf is not in the future" if ok
+            "claim.nbf",
+            "claim.nbf",
+            ok,
+            "nbf is not in the future"
+            if ok
             else f"nbf {_show(nbf)} is not a NumericDate at or before server time {_iso(now)}; "
             "strict servers would reject this JWT",
             severity="warning",
@@ -449,8 +502,11 @@ def _check_times(verdict: AssertionVerdict, claims: Mapping[str, Any], now: floa
     if iat is not None:
         ok = _is_number(iat) and float(iat) <= now + 60
         verdict.add(
-            "claim.iat", "claim.iat", ok,
-            "iat is not in the future" if ok
+            "claim.iat",
+            "claim.iat",
+            ok,
+            "iat is not in the future"
+            if ok
             else f"iat {_show(iat)} is not a NumericDate at or before server time {_iso(now)} (is your clock right?)",
             severity="warning",
         )
@@ -463,14 +519,19 @@ def _check_app_and_key(
     find_app: Callable[[str], AppRecord | None],
 ) -> None:
     if iss is None:
-        for check_id, location in (("app.api_key", "claim.iss"), ("app.public_key", "claim.iss"),
-                                   ("key.kid", "header.kid")):
+        for check_id, location in (
+            ("app.api_key", "claim.iss"),
+            ("app.public_key", "claim.iss"),
+            ("key.kid", "header.kid"),
+        ):
             verdict.skip(check_id, location, "no iss claim to look the application up by")
         return
     app = find_app(iss) if _API_KEY.match(iss) else None
     if app is None:
         verdict.add(
-            "app.api_key", "claim.iss", False,
+            "app.api_key",
+            "claim.iss",
+            False,
             f"iss {_show(iss)} is not the API key of any application registered with this emulator "
             "(register one with POST /tkw/apps)",
             failure=invalid_request(f"Invalid 'iss'/'sub' claims {_IN_JWT}", status=401),
@@ -482,7 +543,9 @@ def _check_app_and_key(
     verdict.add("app.api_key", "claim.iss", True, f"iss is the API key of application {_show(app.name)}")
     if not app.keys:
         verdict.add(
-            "app.public_key", "claim.iss", False,
+            "app.public_key",
+            "claim.iss",
+            False,
             f"application {_show(app.name)} has no public key registered",
             failure=Failure(
                 403,
@@ -498,7 +561,9 @@ def _check_app_and_key(
     key = app.key_for(kid) if isinstance(kid, str) else None
     if key is None:
         verdict.add(
-            "key.kid", "header.kid", False,
+            "key.kid",
+            "header.kid",
+            False,
             f"kid {_show(kid)} is not registered for this application (registered: "
             f"{', '.join(_show(k) for k in app.kids)})",
             failure=invalid_request(f"Invalid 'kid' header {_IN_JWT} - no matching public key", status=401),
@@ -531,7 +596,10 @@ def _check_signature(verdict: AssertionVerdict, assertion: str) -> None:
         verdict.add("signature", "signature", True, f"RS512 signature verified with kid {_show(verdict.key.kid)}")
         return
     verdict.add(
-        "signature", "signature", False, message,
+        "signature",
+        "signature",
+        False,
+        message,
         failure=Failure(401, "public_key error", "JWT signature verification failed"),
     )
 
@@ -550,8 +618,7 @@ def _check_aud(verdict: AssertionVerdict, claims: Mapping[str, Any], audience: s
         message = f"aud {_show(aud)} has a trailing '/'; it must be exactly {_show(audience)}"
     elif isinstance(aud, str) and aud.endswith("/oauth2/token"):
         message = (
-            f"aud {_show(aud)} is another environment's token endpoint; on this emulator it must be "
-            f"{_show(audience)}"
+            f"aud {_show(aud)} is another environment's token endpoint; on this emulator it must be {_show(audience)}"
         )
     else:
         message = f"aud is {_show(aud)}; it must be the full URL of this token endpoint, {_show(audience)}"

@@ -32,9 +32,7 @@ def require_bearer(request: ApiRequest, store: AuthStore, now: float) -> TokenRe
         raise _unauthorized("unknown", NO_TOKEN)
     scheme, _, credentials = value.partition(" ")
     if scheme.lower() != "bearer":
-        raise _invalid(
-            "the Authorization header must be 'Bearer <access token>' (the token from POST /oauth2/token)."
-        )
+        raise _invalid("the Authorization header must be 'Bearer <access token>' (the token from POST /oauth2/token).")
     token = credentials.strip()
     if not token:
         raise _unauthorized("unknown", NO_TOKEN)

@@ -44,9 +44,7 @@ def kid_follows_convention(kid: str) -> bool:
 
 
 def public_pem(key: RSAPublicKey) -> str:
-    return key.public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    ).decode("ascii")
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
 
 
 def _checked_rsa(key: object, where: str) -> tuple[RSAPublicKey, list[str]]:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
 from pydantic import BaseModel, ConfigDict, Field
+
+from tkw.validation.findings import Severity  # one severity scale for every finding
 
 # The form fields of an application-restricted, signed-JWT token request (API-M).
 GRANT_TYPE = "client_credentials"
@@ -22,7 +22,6 @@ JTI_RETENTION_SECONDS = 24 * 3600
 # The OAuth scope the BaRS proxy checks (BARS-API.md §1): recorded on every token we issue.
 BARS_SCOPE = "urn:nhsd:apim:app:level3:booking-and-referral"
 
-Severity = Literal["error", "warning", "info"]
 
 
 class AssertionCheck(BaseModel):

@@ -144,7 +144,9 @@ def _claim_jti(verdict: AssertionVerdict, store: AuthStore, now: float) -> Failu
         verdict.add("claim.jti.unique", "claim.jti", True, "jti has not been used before by this application")
         return None
     verdict.add(
-        "claim.jti.unique", "claim.jti", False,
+        "claim.jti.unique",
+        "claim.jti",
+        False,
         "this application already used this jti: every client assertion needs a new jti (a fresh UUID)",
         failure=invalid_request(NON_UNIQUE_JTI_DESCRIPTION),
     )

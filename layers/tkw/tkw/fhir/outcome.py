@@ -12,6 +12,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from tkw.http import ApiResponse
+
 HTTP_ERROR_CODES_SYSTEM = "https://fhir.nhs.uk/Codesystem/http-error-codes"
 OUTCOME_PROFILE = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-OperationOutcome"
 
@@ -89,3 +91,18 @@ class BarsError(Exception):
         if self.fixed_body is not None:
             return copy.deepcopy(self.fixed_body)
         return operation_outcome(*self.issues)
+
+    def to_response(self) -> ApiResponse:
+        return ApiResponse(
+            status=self.status, body=None if self.empty_body else self.outcome(), headers=dict(self.headers)
+        )
+
+
+def server_error(what: str = "handling this request") -> BarsError:
+    """The 500 every unexpected failure becomes: never a stack trace, always a pointer to the logs."""
+    return BarsError.of(
+        500,
+        "REC_SERVER_ERROR",
+        "exception",
+        f"The emulator failed unexpectedly while {what}; the error is logged under this request's X-Correlation-Id.",
+    )

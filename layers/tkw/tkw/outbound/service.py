@@ -22,8 +22,7 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -56,7 +55,7 @@ from tkw.receiver.models import CheckResult
 from tkw.receiver.safety import AddressGuard
 from tkw.receiver.suite import Expect
 from tkw.receiver.transport import Answer, Transport, TransportError
-from tkw.reports.html import render_report
+from tkw.reports.job import issued_at
 from tkw.reports.model import (
     UNIDENTIFIED_ORGANISATION,
     ExchangeRecord,
@@ -67,7 +66,10 @@ from tkw.reports.model import (
 )
 from tkw.reports.store import ReportStore
 from tkw.scenarios.model import ERROR_STATUS
-from tkw.settings import Settings, get_settings
+from tkw.settings import Settings
+
+if TYPE_CHECKING:
+    from tkw.services import Services
 from tkw.validation.findings import Finding, verdict_of
 
 logger = Logger(child=True)
@@ -158,20 +160,25 @@ class OutboundServices:
         return factory(endpoint)
 
 
-@lru_cache(maxsize=1)
 def get_outbound_services() -> OutboundServices:
-    from tkw.adapters.outbound_store import DynamoEndpointStore, DynamoSendClaims, SqsResponseQueue
+    """This process's async-response collaborators (part of the one container, tkw.services)."""
     from tkw.services import get_services
 
-    services = get_services()
-    settings = get_settings()
+    return get_services().outbound
+
+
+def outbound_services_from(services: Services) -> OutboundServices:
+    """Async-response collaborators built over the container's settings and shared adapters."""
+    from tkw.adapters.outbound_store import DynamoEndpointStore, DynamoSendClaims, SqsResponseQueue
+
+    settings = services.settings
     return OutboundServices(
         settings=settings,
         endpoints=DynamoEndpointStore(settings.table_name),
         claims=DynamoSendClaims(settings.table_name),
         queue=SqsResponseQueue(settings.responses_queue_url),
         reports=services.reports,
-        counter=services.outbound,
+        counter=services.outbound_counter,
     )
 
 
@@ -393,11 +400,28 @@ def _link(delivery: Delivery, step: SendStep, record: ReportRecord) -> ResponseL
     )
 
 
+def _trigger_report(step: SendStep, services: OutboundServices) -> ReportRecord | None:
+    """The report of the triggering request; it may still be with the report worker (a response
+    sent without delay can overtake it), so one issued moments ago is waited for, briefly."""
+    from tkw.services import get_services
+
+    trigger = step.trigger_report_id or ""
+    get_services().report_handoff.wait_for(trigger, REPORT_WAIT_SECONDS)  # where produced in-process
+    deadline = time.monotonic() + REPORT_WAIT_SECONDS
+    while True:
+        record = services.reports.get(step.organisation, trigger, services.clock())
+        issued = issued_at(trigger)
+        recent = issued is not None and services.clock() - issued < REPORT_WAIT_SECONDS * 2
+        if record is not None or not recent or time.monotonic() >= deadline:
+            return record
+        time.sleep(0.5)  # produced by another function (deployed): poll until it is stored
+
+
 def _update_trigger_report(link: ResponseLink, step: SendStep, services: OutboundServices) -> None:
     """Link the outbound report from the report of the request that triggered it."""
     if not step.trigger_report_id:
         return
-    record = services.reports.get(step.organisation, step.trigger_report_id, services.clock())
+    record = _trigger_report(step, services)
     if record is None:
         logger.info("Triggering report not found; not linked", extra={"report_id": step.trigger_report_id})
         return
@@ -409,7 +433,7 @@ def _update_trigger_report(link: ResponseLink, step: SendStep, services: Outboun
     else:  # replaces its "queued" line
         kept = [r for r in record.responses if r.step != link.step]
     updated = record.model_copy(update={"responses": sorted([*kept, link], key=lambda r: r.step)})
-    services.reports.save(updated, render_report(updated))
+    _save(services.reports, updated)
 
 
 def deliver(step: SendStep, services: OutboundServices | None = None) -> ResponseLink | None:
@@ -464,10 +488,16 @@ def _deliver_claimed(step: SendStep, services: OutboundServices, now: float) -> 
             return link
     delivery = _send(message, endpoint, services) if endpoint else Delivery(message, None, None)
     record = _record(delivery, step, _findings(delivery, step), services.clock())
-    services.reports.save(record, render_report(record))
+    _save(services.reports, record)
     link = _link(delivery, step, record)
     _link_quietly(link, step, services)
     return link
+
+
+def _save(store: ReportStore, record: ReportRecord) -> None:
+    """Store one report (keyed by its id: a re-save replaces it; the HTML is rendered on read)."""
+    if store.save_all([record]):
+        raise RuntimeError(f"storing report {record.id} failed")
 
 
 def _admit(organisation: str, services: OutboundServices, now: float) -> None:
@@ -528,16 +558,21 @@ def _order(request: ApiRequest) -> ResponseOrder:
     return order
 
 
+REPORT_WAIT_SECONDS = 5.0
+
+
 def _first_values(headers: Mapping[str, list[str]]) -> dict[str, str]:
     return {name: values[0] for name, values in headers.items() if values}
 
 
-def request_response(
-    request: ApiRequest, caller: Caller, services: OutboundServices | None = None
-) -> ApiResponse:
+def request_response(request: ApiRequest, caller: Caller, services: OutboundServices | None = None) -> ApiResponse:
     """``POST /tkw/responses``: send one response of ``kind`` to an earlier request, now (queued)."""
     organisation = caller.organisation(request)
     order = _order(request)
+    from tkw.services import get_services
+
+    # Read-your-writes: a report id just returned may still be with the report worker.
+    get_services().report_handoff.wait_for(order.report_id, REPORT_WAIT_SECONDS)
     services = services or get_outbound_services()
     record = services.reports.get(organisation, order.report_id, services.clock())
     if record is None or record.direction != "inbound":

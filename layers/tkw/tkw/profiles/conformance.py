@@ -6,6 +6,7 @@ elements are indexed lazily, the first time a message needs that profile.
 
 from __future__ import annotations
 
+import gc
 import gzip
 import json
 from dataclasses import dataclass, field
@@ -238,4 +239,8 @@ class Conformance:
 def conformance() -> Conformance:
     """The shipped packages, parsed once per worker."""
     blob = resources.files("tkw.profiles").joinpath("data/conformance.json.gz").read_bytes()
-    return Conformance(json.loads(gzip.decompress(blob)))
+    loaded = Conformance(json.loads(gzip.decompress(blob)))
+    # Millions of objects that live as long as the process: out of the collector's way, or every
+    # full collection walks them again (measured: several ms per report).
+    gc.freeze()
+    return loaded

@@ -77,7 +77,8 @@ def message_definitions() -> tuple[dict[str, Any], ...]:
     """The BaRS MessageDefinitions the emulator ships (the scenarios' own copies: one place)."""
     folder = resources.files("tkw.scenarios").joinpath("resources", "message-definitions")
     return tuple(
-        json.loads(f.read_text(encoding="utf-8")) for f in sorted(folder.iterdir(), key=lambda f: f.name)
+        json.loads(f.read_text(encoding="utf-8"))
+        for f in sorted(folder.iterdir(), key=lambda f: f.name)
         if f.name.endswith(".json")
     )
 
@@ -171,8 +172,10 @@ def _profiles_for(
     wanted = [p.split("|")[0] for p in claimed if p not in unknown]
     if top and resource_type == "Bundle" and resource.get("type") == "message":
         wanted.append(BARS_BUNDLE)
-    if in_message and resource_type in focus and not any(
-        p != focus[resource_type] and not conf.derives_from(focus[resource_type], p) for p in wanted
+    if (
+        in_message
+        and resource_type in focus
+        and not any(p != focus[resource_type] and not conf.derives_from(focus[resource_type], p) for p in wanted)
     ):
         # The MessageDefinition's profile for this resource, unless the resource claims a different
         # profile of its own (SERVREQ01 cancels a validation request with the validation

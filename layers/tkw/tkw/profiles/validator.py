@@ -25,8 +25,26 @@ IssueSeverity = Literal["error", "warning", "information"]
 # FHIR primitive types (JSON scalars, with an optional "_name" sibling for id/extensions).
 PRIMITIVES = frozenset(
     {
-        "base64Binary", "boolean", "canonical", "code", "date", "dateTime", "decimal", "id", "instant", "integer",
-        "markdown", "oid", "positiveInt", "string", "time", "unsignedInt", "uri", "url", "uuid", "xhtml",
+        "base64Binary",
+        "boolean",
+        "canonical",
+        "code",
+        "date",
+        "dateTime",
+        "decimal",
+        "id",
+        "instant",
+        "integer",
+        "markdown",
+        "oid",
+        "positiveInt",
+        "string",
+        "time",
+        "unsignedInt",
+        "uri",
+        "url",
+        "uuid",
+        "xhtml",
     }
 )
 _CODE_LIKE = frozenset({"code", "string", "uri", "url", "canonical"})
@@ -82,8 +100,6 @@ def choice_values(node: dict[str, Any], element: ElementDef) -> list[tuple[str, 
             type_name = suffix[0].lower() + suffix[1:]
             found.append((type_name if type_name in PRIMITIVES else suffix, value))
     return found
-
-
 
 
 _FALLBACKS: dict[tuple[str, str | None, tuple[str, ...]], Profile | None] = {}
@@ -147,9 +163,15 @@ class Walk:
         self.resource_label = f"{expression} ({resource_type})"
         if resource_type != self.profile.type:
             self._add(
-                "error", "structure", "profile-type", expression,
+                "error",
+                "structure",
+                "profile-type",
+                expression,
                 f"The profile is for {self.profile.type}, the resource is a {resource_type}",
-                self.profile.root, self.profile, self.profile.type, resource_type,
+                self.profile.root,
+                self.profile,
+                self.profile.type,
+                resource_type,
             )
             return self.issues
         self.complex(self.resource, self.profile, self.profile.root, expression, self.profile.type)
@@ -183,8 +205,15 @@ class Walk:
 
     def complex(self, node: dict[str, Any], profile: Profile, element: ElementDef, expr: str, type_code: str) -> None:
         if not node:
-            self._add("error", "structure", "invariant:ele-1", expr,
-                      "An element must have a value or children (ele-1); this one is empty", element, profile)
+            self._add(
+                "error",
+                "structure",
+                "invariant:ele-1",
+                expr,
+                "An element must have a value or children (ele-1); this one is empty",
+                element,
+                profile,
+            )
             return
         run_keys = self._invariants(node, profile, element, expr, type_code, set())
         children = self._children_of(profile, element)
@@ -195,9 +224,16 @@ class Walk:
                 return
             generic = target.url == "http://hl7.org/fhir/StructureDefinition/Extension"
             if type_code == "Extension" and url and generic and not element.type_profiles():
-                self._add("warning", "structure", "extension-unknown", expr,
-                          f"The extension {url} is not defined in the shipped packages, so its content "
-                          "cannot be checked", element, profile, found=url)
+                self._add(
+                    "warning",
+                    "structure",
+                    "extension-unknown",
+                    expr,
+                    f"The extension {url} is not defined in the shipped packages, so its content cannot be checked",
+                    element,
+                    profile,
+                    found=url,
+                )
             self._invariants(node, target, target.root, expr, type_code, run_keys)
             self._walk_children(node, target, target.root, self._children_of(target, target.root), expr, type_code)
             return
@@ -220,9 +256,15 @@ class Walk:
         if element.content_reference:
             holder = profile.element(element.content_reference.split("#", 1)[-1]) or element
         if type_code == "Extension" and ("extension" in node) == any(k.startswith("value") for k in node):
-            self._add("error", "invariant", "invariant:ext-1", expr,
-                      "An extension must have either extensions or a value[x], not both and not neither (ext-1)",
-                      element, profile)
+            self._add(
+                "error",
+                "invariant",
+                "invariant:ext-1",
+                expr,
+                "An extension must have either extensions or a value[x], not both and not neither (ext-1)",
+                element,
+                profile,
+            )
         present: set[str] = set()
         at_root = element is profile.root and profile.kind == "resource"
         for key in node:
@@ -230,9 +272,16 @@ class Walk:
             if child is not None:
                 present.add(child.id)
             elif not (at_root and key == "resourceType"):
-                self._add("error", "structure", "unknown-element", f"{expr}.{key}",
-                          f"'{key}' is not an element of {profile.type} as defined by {profile.name}",
-                          element, profile, found=key)
+                self._add(
+                    "error",
+                    "structure",
+                    "unknown-element",
+                    f"{expr}.{key}",
+                    f"'{key}' is not an element of {profile.type} as defined by {profile.name}",
+                    element,
+                    profile,
+                    found=key,
+                )
         for child in children:
             if child.min or child.id in present:
                 self._child(node, profile, child, expr)
@@ -271,9 +320,17 @@ class Walk:
     def value(self, value: Any, ext: Any, type_code: str, profile: Profile, element: ElementDef, expr: str) -> None:
         allowed = element.type_codes
         if element.is_choice and allowed and type_code not in allowed:
-            self._add("error", "structure", "type", expr,
-                      f"{element.path} does not allow the type {type_code}", element, profile,
-                      " | ".join(allowed), type_code)
+            self._add(
+                "error",
+                "structure",
+                "type",
+                expr,
+                f"{element.path} does not allow the type {type_code}",
+                element,
+                profile,
+                " | ".join(allowed),
+                type_code,
+            )
             return
         if self._is_resource_type(type_code):
             return  # contained and Bundle resources are validated on their own
@@ -282,9 +339,17 @@ class Walk:
             if element.binding:
                 self._binding(value, type_code, profile, element, expr)
             if element.max_length is not None and isinstance(value, str) and len(value) > element.max_length:
-                self._add("error", "value", "max-length", expr,
-                          f"{element.path} is longer than {element.max_length} characters",
-                          element, profile, f"<= {element.max_length}", len(value))
+                self._add(
+                    "error",
+                    "value",
+                    "max-length",
+                    expr,
+                    f"{element.path} is longer than {element.max_length} characters",
+                    element,
+                    profile,
+                    f"<= {element.max_length}",
+                    len(value),
+                )
         if isinstance(value, dict):
             self.complex(value, profile, element, expr, type_code)
             if type_code == "Coding":
@@ -300,13 +365,29 @@ class Walk:
 
     def _fixed_and_pattern(self, value: Any, profile: Profile, element: ElementDef, expr: str) -> None:
         if element.fixed is not None and value != element.fixed[1]:
-            self._add("error", "value", "fixed", expr,
-                      f"{element.path} must be exactly {_show(element.fixed[1])}", element, profile,
-                      element.fixed[1], value)
+            self._add(
+                "error",
+                "value",
+                "fixed",
+                expr,
+                f"{element.path} must be exactly {_show(element.fixed[1])}",
+                element,
+                profile,
+                element.fixed[1],
+                value,
+            )
         if element.pattern is not None and not matches_pattern(value, element.pattern[1]):
-            self._add("error", "value", "pattern", expr,
-                      f"{element.path} must match the pattern {_show(element.pattern[1])}", element, profile,
-                      element.pattern[1], value)
+            self._add(
+                "error",
+                "value",
+                "pattern",
+                expr,
+                f"{element.path} must match the pattern {_show(element.pattern[1])}",
+                element,
+                profile,
+                element.pattern[1],
+                value,
+            )
 
     # -- terminology ----------------------------------------------------------------------------
 
@@ -326,17 +407,33 @@ class Walk:
             codings = [(c.get("system", ""), c.get("code")) for c in value.get("coding", []) if isinstance(c, dict)]
             if not codings:
                 if strength == "required":
-                    self._add("error", "code-invalid", "binding", expr,
-                              f"{element.path} has no coding, and one from the required ValueSet {url} is needed",
-                              element, profile, url, value)
+                    self._add(
+                        "error",
+                        "code-invalid",
+                        "binding",
+                        expr,
+                        f"{element.path} has no coding, and one from the required ValueSet {url} is needed",
+                        element,
+                        profile,
+                        url,
+                        value,
+                    )
                 return
         else:
             return
         vs = self.conf.value_set(url)
         if vs is None:
-            self._add("information", "informational", "binding-unchecked", expr,
-                      f"The {strength} binding of {element.path} to {url} cannot be checked offline: that "
-                      "ValueSet is not in the shipped packages", element, profile, url)
+            self._add(
+                "information",
+                "informational",
+                "binding-unchecked",
+                expr,
+                f"The {strength} binding of {element.path} to {url} cannot be checked offline: that "
+                "ValueSet is not in the shipped packages",
+                element,
+                profile,
+                url,
+            )
             return
         unchecked: list[str] = []
         for system, code in codings:
@@ -350,18 +447,42 @@ class Walk:
         found = ", ".join(f"{s}|{c}" if s else str(c) for s, c in codings)
         if unchecked or "*" in vs.unchecked:
             reason = unchecked[0] if unchecked else vs.unchecked["*"]
-            self._add("information", "informational", "binding-unchecked", expr,
-                      f"The {strength} binding of {element.path} to {url} cannot be checked offline ({reason})",
-                      element, profile, url, found)
+            self._add(
+                "information",
+                "informational",
+                "binding-unchecked",
+                expr,
+                f"The {strength} binding of {element.path} to {url} cannot be checked offline ({reason})",
+                element,
+                profile,
+                url,
+                found,
+            )
             return
         if strength == "required":
-            self._add("error", "code-invalid", "binding", expr,
-                      f"{element.path}: {found} is not in the required ValueSet {url}",
-                      element, profile, url, found)
+            self._add(
+                "error",
+                "code-invalid",
+                "binding",
+                expr,
+                f"{element.path}: {found} is not in the required ValueSet {url}",
+                element,
+                profile,
+                url,
+                found,
+            )
         else:
-            self._add("warning", "code-invalid", "binding-extensible", expr,
-                      f"{element.path}: {found} is not in the extensible ValueSet {url} (use it when a code fits)",
-                      element, profile, url, found)
+            self._add(
+                "warning",
+                "code-invalid",
+                "binding-extensible",
+                expr,
+                f"{element.path}: {found} is not in the extensible ValueSet {url} (use it when a code fits)",
+                element,
+                profile,
+                url,
+                found,
+            )
 
     def _code_system(self, coding: dict[str, Any], profile: Profile, element: ElementDef, expr: str) -> None:
         system, code = coding.get("system"), coding.get("code")
@@ -374,8 +495,17 @@ class Walk:
             return
         if not self.conf.code_systems[system].get("caseSensitive", True) and code.lower() in {c.lower() for c in codes}:
             return
-        self._add("error", "code-invalid", "code-system", f"{expr}.code",
-                  f"'{code}' is not a code of the CodeSystem {system}", element, profile, system, code)
+        self._add(
+            "error",
+            "code-invalid",
+            "code-system",
+            f"{expr}.code",
+            f"'{code}' is not a code of the CodeSystem {system}",
+            element,
+            profile,
+            system,
+            code,
+        )
 
     # -- references -----------------------------------------------------------------------------
 
@@ -399,9 +529,17 @@ class Walk:
             allowed.add(target_profile.type if target_profile else url.rsplit("/", 1)[-1].removeprefix("UKCore-"))
         if not allowed or "Resource" in allowed or found_type in allowed:
             return
-        self._add("error", "structure", "reference-target", f"{expr}.reference",
-                  f"{element.path} may refer to {' | '.join(sorted(allowed))}, not {found_type}",
-                  element, profile, " | ".join(sorted(allowed)), found_type)
+        self._add(
+            "error",
+            "structure",
+            "reference-target",
+            f"{expr}.reference",
+            f"{element.path} may refer to {' | '.join(sorted(allowed))}, not {found_type}",
+            element,
+            profile,
+            " | ".join(sorted(allowed)),
+            found_type,
+        )
 
     # -- invariants -----------------------------------------------------------------------------
 
@@ -416,12 +554,26 @@ class Walk:
             type_name = element.path if type_code in ("BackboneElement", "Element") else type_code
             verdict = fhirpath.holds(constraint["expression"], node, type_name, self.resource, self.root)
             if verdict is None:
-                self._add("information", "informational", f"invariant-unchecked:{key}", expr,
-                          f"The invariant {key} could not be evaluated: {constraint['expression']}",
-                          element, profile)
+                self._add(
+                    "information",
+                    "informational",
+                    f"invariant-unchecked:{key}",
+                    expr,
+                    f"The invariant {key} could not be evaluated: {constraint['expression']}",
+                    element,
+                    profile,
+                )
             elif not verdict:
-                self._add(constraint["severity"], "invariant", f"invariant:{key}", expr,
-                          f"{key}: {constraint['human']}", element, profile, constraint["expression"])
+                self._add(
+                    constraint["severity"],
+                    "invariant",
+                    f"invariant:{key}",
+                    expr,
+                    f"{key}: {constraint['human']}",
+                    element,
+                    profile,
+                    constraint["expression"],
+                )
         return done
 
     # -- slicing --------------------------------------------------------------------------------
@@ -442,27 +594,54 @@ class Walk:
                     break
             assigned.append(match)
             if match is None and slicing.get("rules") == "closed":
-                self._add("error", "structure", "slicing-closed", f"{expr}.{key}",
-                          f"{base.path} is closed to the slices "
-                          f"{', '.join(s.slice_name or '' for s in base.slices)}; this item matches none",
-                          base, profile, ", ".join(s.slice_name or "" for s in base.slices), value)
+                self._add(
+                    "error",
+                    "structure",
+                    "slicing-closed",
+                    f"{expr}.{key}",
+                    f"{base.path} is closed to the slices "
+                    f"{', '.join(s.slice_name or '' for s in base.slices)}; this item matches none",
+                    base,
+                    profile,
+                    ", ".join(s.slice_name or "" for s in base.slices),
+                    value,
+                )
         for slice_def in base.slices:
             self._cardinality(
-                sum(1 for a in assigned if a is slice_def), slice_def, profile,
-                f"{expr}.{base.json_name}:{slice_def.slice_name}", "slice-cardinality",
+                sum(1 for a in assigned if a is slice_def),
+                slice_def,
+                profile,
+                f"{expr}.{base.json_name}:{slice_def.slice_name}",
+                "slice-cardinality",
                 f"Slice {slice_def.slice_name} of {base.path}",
             )
         return assigned
 
-    def _cardinality(
-        self, count: int, element: ElementDef, profile: Profile, where: str, rule: str, what: str
-    ) -> None:
+    def _cardinality(self, count: int, element: ElementDef, profile: Profile, where: str, rule: str, what: str) -> None:
         if count < element.min:
-            self._add("error", "required", rule, where, f"{what} is required: minimum {element.min}, found {count}",
-                      element, profile, f"min {element.min}", count)
+            self._add(
+                "error",
+                "required",
+                rule,
+                where,
+                f"{what} is required: minimum {element.min}, found {count}",
+                element,
+                profile,
+                f"min {element.min}",
+                count,
+            )
         if element.max is not None and count > element.max:
-            self._add("error", "structure", rule, where, f"{what} allows at most {element.max}, found {count}",
-                      element, profile, f"max {element.max}", count)
+            self._add(
+                "error",
+                "structure",
+                rule,
+                where,
+                f"{what} allows at most {element.max}, found {count}",
+                element,
+                profile,
+                f"max {element.max}",
+                count,
+            )
 
     def _sub_definition(self, profile: Profile, element: ElementDef, path: list[str]) -> tuple[Profile, ElementDef]:
         current_profile, current = profile, element

@@ -14,15 +14,14 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from tkw import outbound_limits
 from tkw.access import Caller
-from tkw.fhir.outcome import BarsError
+from tkw.fhir.outcome import BarsError, Issue
 from tkw.http import ApiRequest, ApiResponse
 from tkw.outbound_limits import OutboundCounter, OutboundKind
 from tkw.receiver import run_reports
@@ -41,11 +40,13 @@ from tkw.receiver.safety import AddressGuard, EndpointRefused, check_endpoint
 from tkw.receiver.suite import APPLICATION_IDS, SUITE_KINDS, Suite, load_suite
 from tkw.receiver.transport import HttpTransport, TlsOptions, Transport, ssl_context
 from tkw.reports.model import UNIDENTIFIED_ORGANISATION
-from tkw.settings import Settings, get_settings
+from tkw.settings import Settings
+
+if TYPE_CHECKING:
+    from tkw.services import Services
 
 logger = Logger(child=True)
 
-RUN_RETENTION_SECONDS = 30 * 24 * 3600  # as long as the bucket keeps reports by default
 # A run still "running" after this long lost its worker: the worker's timeout (300 s) has passed,
 # and SQS redelivers its message after the queue's visibility timeout (360 s), so the redelivery
 # takes the run over.
@@ -83,7 +84,9 @@ class RunQueue(Protocol):
     def enqueue(self, run_id: str) -> None: ...
 
 
-class ReportStore(Protocol):
+class RunReportStore(Protocol):
+    """Where a receiver run's report files (HTML, JSON, JUnit) go, with links to download them."""
+
     def put(self, run_id: str, files: dict[str, bytes]) -> None: ...
 
     def links(self, run_id: str, files: dict[str, str], expires_in: int) -> dict[str, str]: ...
@@ -102,8 +105,8 @@ class ReceiverServices:
     settings: Settings
     store: RunStore
     queue: RunQueue
-    reports: ReportStore
-    outbound: OutboundCounter
+    reports: RunReportStore
+    counter: OutboundCounter  # hourly budget of receiver runs per organisation
     clock: Callable[[], float] = time.time
     transport: TransportFactory = http_transport
     suite: Suite = field(default_factory=load_suite)
@@ -112,24 +115,35 @@ class ReceiverServices:
     def guard(self) -> AddressGuard:
         return AddressGuard(allow_private=self.settings.allow_private_receivers)
 
+    @property
+    def retention_seconds(self) -> int:
+        """Runs are kept as long as the bucket keeps reports (REPORT_RETENTION_DAYS)."""
+        return self.settings.report_retention_days * 86400
+
     def iso(self, moment: float | None = None) -> str:
         return datetime.fromtimestamp(self.clock() if moment is None else moment, UTC).isoformat(
             timespec="milliseconds"
         )
 
 
-@lru_cache(maxsize=1)
 def get_receiver_services() -> ReceiverServices:
-    from tkw.adapters.outbound_counter import DynamoOutboundCounter
-    from tkw.adapters.receiver_store import DynamoRunStore, S3ReportStore, SqsRunQueue
+    """This process's receiver-run collaborators (part of the one container, tkw.services)."""
+    from tkw.services import get_services
 
-    settings = get_settings()
+    return get_services().receiver
+
+
+def receiver_services_from(services: Services) -> ReceiverServices:
+    """Receiver-run collaborators built over the container's settings and shared adapters."""
+    from tkw.adapters.receiver_store import DynamoRunStore, S3RunReportStore, SqsRunQueue
+
+    settings = services.settings
     return ReceiverServices(
         settings=settings,
         store=DynamoRunStore(settings.table_name),
         queue=SqsRunQueue(settings.receiver_runs_queue_url),
-        reports=S3ReportStore(settings.reports_bucket),
-        outbound=DynamoOutboundCounter(settings.table_name),
+        reports=S3RunReportStore(settings.reports_bucket),
+        counter=services.outbound_counter,
     )
 
 
@@ -141,14 +155,14 @@ def _json(status: int, body: Any, headers: dict[str, str] | None = None) -> ApiR
 
 
 def _bad_request(message: str, details: list[dict[str, str]] | None = None) -> ApiResponse:
-    body: dict[str, Any] = {"error": "bad_request", "message": message}
-    if details:
-        body["details"] = details
-    return _json(400, body)
+    """400 REC_BAD_REQUEST, as every /tkw error: an OperationOutcome naming the fields at fault."""
+    fields = tuple(d["field"] for d in details or ())
+    issue = Issue(code="invalid", bars_code="REC_BAD_REQUEST", diagnostics=message, expression=fields)
+    return BarsError(status=400, issues=(issue,)).to_response()
 
 
 def _not_found(message: str) -> ApiResponse:
-    return _json(404, {"error": "not_found", "message": message})
+    return BarsError.of(404, "REC_NOT_FOUND", "not-found", message).to_response()
 
 
 def _organisation(request: ApiRequest, caller: Caller) -> str:
@@ -162,7 +176,7 @@ def start_run(request: ApiRequest, caller: Caller, services: ReceiverServices | 
     organisation = _organisation(request, caller)
     try:
         data = json.loads(request.body or b"")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than Python recurses
         return _bad_request('The body must be a JSON object, e.g. {"endpoint": ..., "target_identifier": ...}.')
     if not isinstance(data, dict):
         return _bad_request("The body must be a JSON object.")
@@ -200,7 +214,7 @@ def start_run(request: ApiRequest, caller: Caller, services: ReceiverServices | 
 
     now = services.clock()
     # Counted once the run is known to be sendable, before anything is stored or queued.
-    outbound_limits.admit(services.outbound, organisation, OutboundKind.RECEIVER_RUN, services.settings, now)
+    outbound_limits.admit(services.counter, organisation, OutboundKind.RECEIVER_RUN, services.settings, now)
     record = RunRecord(
         run_id=str(uuid.uuid4()),
         status="queued",
@@ -216,7 +230,7 @@ def start_run(request: ApiRequest, caller: Caller, services: ReceiverServices | 
         summary=RunSummary(total=len(tests), pending=len(tests)),
         suite_version=services.suite.version,
     )
-    expires_at = int(now) + RUN_RETENTION_SECONDS
+    expires_at = int(now) + services.retention_seconds
     services.store.create(record, options, expires_at)
     try:
         services.queue.enqueue(record.run_id)
@@ -275,15 +289,13 @@ def run_view(record: RunRecord, results: list[TestResult], services: ReceiverSer
     return view
 
 
-def get_run(
-    request: ApiRequest, caller: Caller, run_id: str, services: ReceiverServices | None = None
-) -> ApiResponse:
+def get_run(request: ApiRequest, caller: Caller, run_id: str, services: ReceiverServices | None = None) -> ApiResponse:
     """``GET /tkw/receiver-runs/{run_id}``: status, per-test results so far, report links when done."""
     services = services or get_receiver_services()
     normal = _run_id(run_id)
     if normal is None:
         return _bad_request(f"{run_id!r} is not a run id (a UUID).", [{"field": "run_id", "message": "not a UUID"}])
-    missing = _not_found(f"No receiver run {normal} (runs are kept {RUN_RETENTION_SECONDS // 86400} days).")
+    missing = _not_found(f"No receiver run {normal} (runs are kept {services.settings.report_retention_days} days).")
     try:
         organisation = _organisation(request, caller)
     except BarsError as err:
@@ -403,7 +415,7 @@ def execute_run(run_id: str, services: ReceiverServices | None = None) -> RunRec
             raise RunInProgress(run_id)
         logger.info("Receiver run not claimable (unknown, expired or already done)", extra={"run_id": run_id})
         return None
-    expires_at = int(now) + RUN_RETENTION_SECONDS
+    expires_at = int(now) + services.retention_seconds
     options = services.store.options(run_id, now)
     results: list[TestResult] = []
     status: RunStatus

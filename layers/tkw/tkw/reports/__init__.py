@@ -1,18 +1,51 @@
 """Validation reports: the record (JSON), its HTML rendering, the storage port, the reports API.
 
-The pipeline builds a record per BaRS exchange (:func:`build_report`) and stores it through a
+The pipeline hands each BaRS exchange over as a :class:`ReportJob` (:mod:`tkw.reports.handoff`);
+the report worker (:mod:`tkw.reports.production`) builds its record and stores it through a
 :class:`ReportStore` (S3 + DynamoDB in :mod:`tkw.adapters.report_store`, in memory in
 :mod:`tkw.reports.memory`); :mod:`tkw.reports.api` serves ``/tkw/reports``.
 """
 
-from tkw.reports.html import render_index, render_report
-from tkw.reports.model import UNIDENTIFIED_ORGANISATION, ExchangeRecord, ReportRecord, build_report, new_report_id
-from tkw.reports.service import is_duplicate_request, report_organisation, save_report
-from tkw.reports.store import ReportPage, ReportQuery, ReportStore, ReportSummary, ZipPackage
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from tkw.lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from tkw.reports.html import render_index, render_report
+    from tkw.reports.job import ReportJob, new_report_id
+    from tkw.reports.model import UNIDENTIFIED_ORGANISATION, ExchangeRecord, ReportRecord, build_report
+    from tkw.reports.service import report_organisation, save_report
+    from tkw.reports.store import ReportPage, ReportQuery, ReportStore, ReportSummary, ZipPackage
+
+# Imported on first use (PEP 562): the request path needs the job, not the HTML renderer.
+_HOME = {
+    "render_index": "html",
+    "render_report": "html",
+    "ReportJob": "job",
+    "new_report_id": "job",
+    "UNIDENTIFIED_ORGANISATION": "model",
+    "ExchangeRecord": "model",
+    "ReportRecord": "model",
+    "build_report": "model",
+    "report_organisation": "service",
+    "save_report": "service",
+    "ReportPage": "store",
+    "ReportQuery": "store",
+    "ReportStore": "store",
+    "ReportSummary": "store",
+    "ZipPackage": "store",
+}
+
+
+__getattr__ = lazy_attributes(__name__, _HOME)
+
 
 __all__ = [
     "UNIDENTIFIED_ORGANISATION",
     "ExchangeRecord",
+    "ReportJob",
     "ReportPage",
     "ReportQuery",
     "ReportRecord",
@@ -20,7 +53,6 @@ __all__ = [
     "ReportSummary",
     "ZipPackage",
     "build_report",
-    "is_duplicate_request",
     "new_report_id",
     "render_index",
     "render_report",

@@ -22,9 +22,7 @@ is not bound to, is the same 404 as a report that does not exist, never 403.
 from __future__ import annotations
 
 import json
-import logging
 import time
-from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -32,8 +30,10 @@ from pydantic import ValidationError
 
 from tkw.access import Caller
 from tkw.fhir.outcome import BarsError
-from tkw.http import ApiRequest, ApiResponse, loggable_path
+from tkw.http import ApiRequest, ApiResponse
+from tkw.reports.handoff import ReportHandoff
 from tkw.reports.html import render_report
+from tkw.reports.job import issued_at
 from tkw.reports.model import Direction
 from tkw.reports.store import (
     MAX_PAGE_SIZE,
@@ -44,8 +44,6 @@ from tkw.reports.store import (
     ReportSummary,
 )
 from tkw.validation.findings import Verdict
-
-logger = logging.getLogger(__name__)
 
 REPORTS_PATH = "/tkw/reports"
 JSON = "application/json"
@@ -71,27 +69,38 @@ def _none_found() -> BarsError:
     return BarsError.of(404, "REC_NOT_FOUND", "not-found", "None of the requested reports exist for your organisation.")
 
 
-def _guard(func: Callable[[], ApiResponse], request: ApiRequest) -> ApiResponse:
-    """BaRS-shaped errors, the transaction headers echoed, and never a stack trace to the caller."""
-    try:
-        response = func()
-    except BarsError as err:
-        response = ApiResponse(status=err.status, body=err.outcome(), headers=dict(err.headers))
-    except Exception:
-        logger.exception("reports API failed", extra={"path": loggable_path(request.path)})
-        failure = BarsError.of(
-            500,
-            "REC_SERVER_ERROR",
-            "exception",
-            "The emulator failed unexpectedly while reading reports; the error is logged under this request's "
-            "X-Correlation-Id.",
-        )
-        response = ApiResponse(status=failure.status, body=failure.outcome())
-    for name in ("X-Request-Id", "X-Correlation-Id"):
-        value = request.header(name)
-        if value is not None:
-            response.headers[name] = value
-    return response
+# A report id issued this recently that is not stored yet is still being produced ("pending"),
+# not unknown. Report ids carry their issue time (tkw.reports.job.new_report_id).
+PENDING_SECONDS = 120
+# Where this process produces reports itself, a reader waits up to this long for one in production
+# (a 5 MB Bundle's checks take seconds; API Gateway would cut a request off at 29 s).
+READ_WAIT_SECONDS = 20.0
+RETRY_AFTER_SECONDS = 1
+
+
+def _in_production(report_id: str, now: float) -> bool:
+    issued = issued_at(report_id) if report_id else None
+    return issued is not None and now - PENDING_SECONDS <= issued <= now + 5
+
+
+def still_in_production(report_id: str, now: float, handoff: ReportHandoff | None) -> bool:
+    """Whether ``report_id`` was issued moments ago and is still being produced, after waiting
+    briefly where this process produces it (read-your-writes: never a 404 for an id just returned)."""
+    if not _in_production(report_id, now):
+        return False
+    return handoff is None or not handoff.wait_for(report_id, READ_WAIT_SECONDS)
+
+
+def pending(report_id: str) -> ApiResponse:
+    """202: the report was issued moments ago and is still being produced; ask again shortly."""
+    body = {
+        "id": report_id,
+        "status": "pending",
+        "message": "This report is still being produced; ask again in a moment.",
+        "retry_after": RETRY_AFTER_SECONDS,
+    }
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS), **NO_STORE}
+    return ApiResponse(202, body, content_type=JSON, headers=headers)
 
 
 def _now(now: float | None) -> float:
@@ -166,25 +175,34 @@ def _links(request: ApiRequest, summary: ReportSummary) -> dict[str, str]:
     return {"self": base, "html": f"{base}?format=html", "download": f"{base}/download"}
 
 
-def list_reports(request: ApiRequest, caller: Caller, store: ReportStore, now: float | None = None) -> ApiResponse:
-    """GET /tkw/reports: this organisation's reports, newest first, filtered and paged."""
+def list_reports(
+    request: ApiRequest,
+    caller: Caller,
+    store: ReportStore,
+    now: float | None = None,
+    handoff: ReportHandoff | None = None,
+) -> ApiResponse:
+    """GET /tkw/reports: this organisation's reports, newest first, filtered and paged.
 
-    def run() -> ApiResponse:
-        ods = caller.organisation(request)
-        query = _query_from(request)
-        try:
-            page = store.list_reports(ods, query, _now(now))
-        except InvalidPageToken as err:
-            raise bad_request(f"page_token: {err}.", parameter="page_token") from None
-        body: dict[str, Any] = {
-            "organisation": ods,
-            "count": len(page.reports),
-            "reports": [s.model_dump(mode="json") | {"links": _links(request, s)} for s in page.reports],
-            "next_page_token": page.next_page_token,
-        }
-        return ApiResponse(200, body, content_type=JSON, headers=dict(NO_STORE))
+    Where this process produces reports, those handed over before the request are waited for
+    (briefly): a sender that lists right after its calls sees them.
+    """
+    if handoff is not None:
+        handoff.settle(READ_WAIT_SECONDS)
 
-    return _guard(run, request)
+    ods = caller.organisation(request)
+    query = _query_from(request)
+    try:
+        page = store.list_reports(ods, query, _now(now))
+    except InvalidPageToken as err:
+        raise bad_request(f"page_token: {err}.", parameter="page_token") from None
+    body: dict[str, Any] = {
+        "organisation": ods,
+        "count": len(page.reports),
+        "reports": [s.model_dump(mode="json") | {"links": _links(request, s)} for s in page.reports],
+        "next_page_token": page.next_page_token,
+    }
+    return ApiResponse(200, body, content_type=JSON, headers=dict(NO_STORE))
 
 
 def _wants_html(request: ApiRequest) -> bool:
@@ -206,20 +224,21 @@ def get_report(
     store: ReportStore,
     report_id: str | None = None,
     now: float | None = None,
+    handoff: ReportHandoff | None = None,
 ) -> ApiResponse:
     """GET /tkw/reports/{id}: the JSON record, or the HTML report for ``Accept: text/html``."""
-
-    def run() -> ApiResponse:
-        wanted = _report_id(request, report_id)
-        ods = caller.organisation(request, not_found=report_not_found(wanted))
-        record = store.get(ods, wanted, _now(now)) if wanted else None
-        if record is None:
-            raise report_not_found(wanted)
-        if _wants_html(request):
-            return ApiResponse(200, render_report(record), content_type=HTML, headers=dict(NO_STORE))
-        return ApiResponse(200, record.model_dump(mode="json"), content_type=JSON, headers=dict(NO_STORE))
-
-    return _guard(run, request)
+    wanted = _report_id(request, report_id)
+    ods = caller.organisation(request, not_found=report_not_found(wanted))
+    record = store.get(ods, wanted, _now(now)) if wanted else None
+    if record is None and wanted:
+        if still_in_production(wanted, _now(now), handoff):
+            return pending(wanted)
+        record = store.get(ods, wanted, _now(now))
+    if record is None:
+        raise report_not_found(wanted)
+    if _wants_html(request):
+        return ApiResponse(200, render_report(record), content_type=HTML, headers=dict(NO_STORE))
+    return ApiResponse(200, record.model_dump(mode="json"), content_type=JSON, headers=dict(NO_STORE))
 
 
 def download_report(
@@ -228,31 +247,33 @@ def download_report(
     store: ReportStore,
     report_id: str | None = None,
     now: float | None = None,
+    handoff: ReportHandoff | None = None,
 ) -> ApiResponse:
     """GET /tkw/reports/{id}/download: 302 to a short-lived presigned link (HTML; ``?format=json``).
 
     ``?link=json`` answers 200 with the link in a JSON body instead, for the portal.
     """
 
-    def run() -> ApiResponse:
-        wanted = _report_id(request, report_id)
-        ods = caller.organisation(request, not_found=report_not_found(wanted))
-        fmt = (request.param("format") or "html").lower()
-        if fmt not in ("html", "json"):
-            raise bad_request("format must be html or json.", parameter="format")
-        link = (request.param("link") or "").lower()
-        if link not in ("", "json"):
-            raise bad_request("link must be json (or left out for a 302 redirect).", parameter="link")
-        url = store.link(ods, wanted, "json" if fmt == "json" else "html", _now(now)) if wanted else None
-        if url is None:
-            raise report_not_found(wanted)
-        if link == "json":
-            # For pages that cannot read a redirect's Location (fetch hides it): the link as JSON.
-            body = {"id": wanted, "format": fmt, "url": url, "expires_in": store.link_expiry_seconds}
-            return ApiResponse(200, body, content_type=JSON, headers=dict(NO_STORE))
-        return ApiResponse(302, None, content_type="text/plain", headers={"Location": url, **NO_STORE})
-
-    return _guard(run, request)
+    wanted = _report_id(request, report_id)
+    ods = caller.organisation(request, not_found=report_not_found(wanted))
+    fmt = (request.param("format") or "html").lower()
+    if fmt not in ("html", "json"):
+        raise bad_request("format must be html or json.", parameter="format")
+    link = (request.param("link") or "").lower()
+    if link not in ("", "json"):
+        raise bad_request("link must be json (or left out for a 302 redirect).", parameter="link")
+    url = store.link(ods, wanted, "json" if fmt == "json" else "html", _now(now)) if wanted else None
+    if url is None and wanted:
+        if still_in_production(wanted, _now(now), handoff):
+            return pending(wanted)
+        url = store.link(ods, wanted, "json" if fmt == "json" else "html", _now(now))
+    if url is None:
+        raise report_not_found(wanted)
+    if link == "json":
+        # For pages that cannot read a redirect's Location (fetch hides it): the link as JSON.
+        body = {"id": wanted, "format": fmt, "url": url, "expires_in": store.link_expiry_seconds}
+        return ApiResponse(200, body, content_type=JSON, headers=dict(NO_STORE))
+    return ApiResponse(302, None, content_type="text/plain", headers={"Location": url, **NO_STORE})
 
 
 def _zip_request(request: ApiRequest) -> dict[str, Any]:
@@ -268,40 +289,45 @@ def _zip_request(request: ApiRequest) -> dict[str, Any]:
     return data
 
 
-def download_zip(request: ApiRequest, caller: Caller, store: ReportStore, now: float | None = None) -> ApiResponse:
+def download_zip(
+    request: ApiRequest,
+    caller: Caller,
+    store: ReportStore,
+    now: float | None = None,
+    handoff: ReportHandoff | None = None,
+) -> ApiResponse:
     """POST /tkw/reports/download: zip the chosen reports and answer 201 with a presigned ``url``."""
+    if handoff is not None:
+        handoff.settle(READ_WAIT_SECONDS)
 
-    def run() -> ApiResponse:
-        ods = caller.organisation(request, not_found=_none_found())
-        data = _zip_request(request)
-        moment = _now(now)
-        ids = data.get("ids")
-        if ids is not None:
-            if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
-                raise bad_request("ids must be a non-empty list of report ids.", parameter="ids")
-            if len(ids) > MAX_ZIP_REPORTS:
-                raise bad_request(f"A zip holds at most {MAX_ZIP_REPORTS} reports.", parameter="ids")
-            wanted: list[str] = ids
-        elif data.get("since") or data.get("until"):
-            wanted = _ids_in_window(store, ods, data, moment)
-        else:
-            raise bad_request(
-                'Say which reports to zip: {"ids": [...]} or {"since": "...", "until": "..."}.', code="required"
-            )
-        package = store.package(ods, wanted, moment) if wanted else None
-        if package is None:
-            raise _none_found()
-        body = {
-            "id": package.id,
-            "url": package.url,
-            "expires_in": package.expires_in,
-            "count": len(package.report_ids),
-            "report_ids": package.report_ids,
-            "not_found": package.not_found,
-        }
-        return ApiResponse(201, body, content_type=JSON, headers={"Location": package.url, **NO_STORE})
-
-    return _guard(run, request)
+    ods = caller.organisation(request, not_found=_none_found())
+    data = _zip_request(request)
+    moment = _now(now)
+    ids = data.get("ids")
+    if ids is not None:
+        if not isinstance(ids, list) or not ids or not all(isinstance(i, str) and i for i in ids):
+            raise bad_request("ids must be a non-empty list of report ids.", parameter="ids")
+        if len(ids) > MAX_ZIP_REPORTS:
+            raise bad_request(f"A zip holds at most {MAX_ZIP_REPORTS} reports.", parameter="ids")
+        wanted: list[str] = ids
+    elif data.get("since") or data.get("until"):
+        wanted = _ids_in_window(store, ods, data, moment)
+    else:
+        raise bad_request(
+            'Say which reports to zip: {"ids": [...]} or {"since": "...", "until": "..."}.', code="required"
+        )
+    package = store.package(ods, wanted, moment) if wanted else None
+    if package is None:
+        raise _none_found()
+    body = {
+        "id": package.id,
+        "url": package.url,
+        "expires_in": package.expires_in,
+        "count": len(package.report_ids),
+        "report_ids": package.report_ids,
+        "not_found": package.not_found,
+    }
+    return ApiResponse(201, body, content_type=JSON, headers={"Location": package.url, **NO_STORE})
 
 
 def _ids_in_window(store: ReportStore, ods: str, data: dict[str, Any], now: float) -> list[str]:

@@ -10,21 +10,23 @@ import threading
 import uuid
 from collections.abc import Sequence
 
+from tkw.reports.html import render_report
 from tkw.reports.model import ReportRecord
 from tkw.reports.package import build_zip
 from tkw.reports.store import (
     MAX_ZIP_REPORTS,
-    REQUEST_ID_MEMORY_SECONDS,
     ReportFormat,
     ReportPage,
     ReportQuery,
     ReportSummary,
+    RequestIdClaim,
     ZipPackage,
     check_key_part,
     decode_page_token,
     encode_page_token,
     matches,
     report_key,
+    reused_request_ids,
     summary_of,
     time_bounds,
     time_key,
@@ -37,29 +39,41 @@ class InMemoryReportStore:
         self._link_expiry_seconds = max(1, min(900, link_expiry_seconds))
         self.objects: dict[str, bytes] = {}
         self.records: dict[tuple[str, str], ReportRecord] = {}
-        self.request_ids: dict[tuple[str, str], float] = {}  # (ods, X-Request-Id) -> expires at
+        self.request_ids: dict[tuple[str, str], tuple[str, int]] = {}  # (ods, X-Request-Id) -> report, expiry
         self._lock = threading.Lock()
 
     @property
     def link_expiry_seconds(self) -> int:
         return self._link_expiry_seconds
 
-    def claim_request_id(self, ods: str, request_id: str, now: float) -> bool:
-        key = (ods, request_id)
+    def claim_request_id(self, ods: str, request_id: str, now: float, report_id: str) -> bool:
+        claim, key = RequestIdClaim(ods, request_id, report_id, now), (ods, request_id)
         with self._lock:
-            expires = self.request_ids.get(key)
-            if expires is not None and expires > now:
+            if reused_request_ids([claim], {key: self.request_ids[key]} if key in self.request_ids else {}):
                 return True
-            self.request_ids[key] = now + REQUEST_ID_MEMORY_SECONDS
+            self.request_ids[key] = (report_id, claim.expires_at)
             return False
 
-    def save(self, record: ReportRecord, html: str) -> None:
-        ods = check_key_part(record.organisation, "organisation")
-        check_key_part(record.id, "report id")
+    def claim_request_ids(self, claims: Sequence[RequestIdClaim]) -> set[str]:
         with self._lock:
-            self.records[(ods, record.id)] = record
-            self.objects[report_key(ods, record.id, record.time, "json")] = record.to_json().encode()
-            self.objects[report_key(ods, record.id, record.time, "html")] = html.encode()
+            stored = {k: self.request_ids[k] for k in {(c.ods, c.request_id) for c in claims} if k in self.request_ids}
+        return reused_request_ids(claims, stored)
+
+    def save_all(self, records: Sequence[ReportRecord], claims: Sequence[RequestIdClaim] = ()) -> list[str]:
+        stored: set[str] = set()
+        for record in records:
+            ods = check_key_part(record.organisation, "organisation")
+            check_key_part(record.id, "report id")
+            with self._lock:
+                self.records[(ods, record.id)] = record
+                for fmt in ("json", "html"):  # a rewritten report is rendered afresh on its next read
+                    self.objects.pop(report_key(ods, record.id, record.time, fmt), None)
+            stored.add(record.id)
+        with self._lock:
+            for claim in sorted(claims, key=lambda c: c.received):
+                if claim.request_id and claim.report_id in stored:
+                    self.request_ids[(claim.ods, claim.request_id)] = (claim.report_id, claim.expires_at)
+        return []
 
     def list_reports(self, ods: str, query: ReportQuery, now: float) -> ReportPage:
         low, high = time_bounds(query)
@@ -91,7 +105,14 @@ class InMemoryReportStore:
         record = self.get(ods, report_id, now)
         if record is None:
             return None
-        return f"memory://{report_key(ods, report_id, record.time, fmt)}?expires={int(now) + self.link_expiry_seconds}"
+        key = report_key(ods, report_id, record.time, fmt)
+        with self._lock:
+            materialised = key in self.objects
+        if not materialised:  # made on first read, as the S3 store does
+            data = render_report(record).encode() if fmt == "html" else record.to_json().encode()
+            with self._lock:
+                self.objects[key] = data
+        return f"memory://{key}?expires={int(now) + self.link_expiry_seconds}"
 
     def package(self, ods: str, report_ids: Sequence[str], now: float) -> ZipPackage | None:
         wanted = list(dict.fromkeys(report_ids))[:MAX_ZIP_REPORTS]

@@ -7,7 +7,6 @@ headers below) are redacted when the record is built.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -17,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tkw.applications import Judgement
 from tkw.encoded_headers import TargetIdentifier
 from tkw.http import ApiRequest, ApiResponse
+from tkw.reports.job import new_report_id
 from tkw.routes import Operation
 from tkw.validation.findings import Finding, Verdict, verdict_of
 
@@ -27,10 +27,6 @@ REDACTED_HEADERS = frozenset({"authorization", "proxy-authorization", "apikey", 
 # The organisation a report is filed under when NHSD-End-User-Organisation gave no usable ODS code.
 # It is not a valid ODS code, so no sender can ask the reports API for it (see ``tkw.reports.api``).
 UNIDENTIFIED_ORGANISATION = "_UNIDENTIFIED"
-
-
-def new_report_id() -> str:
-    return str(uuid.uuid4())
 
 
 class ExchangeRecord(BaseModel):

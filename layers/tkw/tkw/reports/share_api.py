@@ -23,7 +23,17 @@ from typing import Any
 from tkw.access import Caller
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest, ApiResponse
-from tkw.reports.api import HTML, JSON, NO_STORE, bad_request, report_not_found
+from tkw.reports.api import (
+    HTML,
+    JSON,
+    NO_STORE,
+    READ_WAIT_SECONDS,
+    bad_request,
+    pending,
+    report_not_found,
+    still_in_production,
+)
+from tkw.reports.handoff import ReportHandoff
 from tkw.reports.html import render_notice, render_report
 from tkw.reports.shares import (
     SHARED_PATH,
@@ -66,8 +76,14 @@ def _create(
     )
     shares.put(share)
     url = f"{request.base_url}{SHARED_PATH}/{token}"
-    body = {"id": share.id, "url": url, "expires_at": iso(share.valid_until), "kind": kind,
-            "report_ids": report_ids, **(extra or {})}
+    body = {
+        "id": share.id,
+        "url": url,
+        "expires_at": iso(share.valid_until),
+        "kind": kind,
+        "report_ids": report_ids,
+        **(extra or {}),
+    }
     return ApiResponse(201, body, content_type=JSON, headers=dict(NO_STORE))
 
 
@@ -79,18 +95,30 @@ def share_report(
     settings: Settings,
     report_id: str,
     now: float,
+    handoff: ReportHandoff | None = None,
 ) -> ApiResponse:
     """POST /tkw/reports/{id}/share: a link to the report's HTML page, valid ``ShareLinkDays``."""
     organisation = caller.organisation(request, not_found=report_not_found(report_id))
     if reports.get(organisation, report_id, now) is None:
-        raise report_not_found(report_id)
+        if still_in_production(report_id, now, handoff):
+            return pending(report_id)
+        if reports.get(organisation, report_id, now) is None:
+            raise report_not_found(report_id)
     return _create(request, caller, shares, settings, organisation, "report", [report_id], now)
 
 
 def share_zip(
-    request: ApiRequest, caller: Caller, reports: ReportStore, shares: ShareStore, settings: Settings, now: float
+    request: ApiRequest,
+    caller: Caller,
+    reports: ReportStore,
+    shares: ShareStore,
+    settings: Settings,
+    now: float,
+    handoff: ReportHandoff | None = None,
 ) -> ApiResponse:
     """POST /tkw/reports/share with ``{"ids": [...]}``: a link that downloads a zip of those reports."""
+    if handoff is not None:
+        handoff.settle(READ_WAIT_SECONDS)  # reports answered for before this request are in the zip
     none_found = BarsError.of(
         404, "REC_NOT_FOUND", "not-found", "None of the requested reports exist for your organisation."
     )
@@ -129,9 +157,7 @@ def _lookup(shares: ShareStore, token_or_id: str) -> ShareRecord | None:
     return found
 
 
-def revoke_share(
-    request: ApiRequest, caller: Caller, shares: ShareStore, token_or_id: str, now: float
-) -> ApiResponse:
+def revoke_share(request: ApiRequest, caller: Caller, shares: ShareStore, token_or_id: str, now: float) -> ApiResponse:
     """DELETE /tkw/shares/{token}: the link stops working at once. 404 when it is not the caller's."""
     missing = BarsError.of(404, "REC_NOT_FOUND", "not-found", _NO_SUCH_SHARE)
     organisation = caller.organisation(request, not_found=missing)
@@ -146,9 +172,7 @@ def _notice(status: int, title: str, message: str) -> ApiResponse:
     return ApiResponse(status, render_notice(title, message), content_type=HTML, headers=dict(SHARED_PAGE_HEADERS))
 
 
-def open_share(
-    request: ApiRequest, reports: ReportStore, shares: ShareStore, token: str, now: float
-) -> ApiResponse:
+def open_share(request: ApiRequest, reports: ReportStore, shares: ShareStore, token: str, now: float) -> ApiResponse:
     """GET /tkw/shared/{token}: anyone with the link, no headers; records when it was opened."""
     share = shares.get(share_id(token)) if 0 < len(token) <= 200 else None
     if share is None:

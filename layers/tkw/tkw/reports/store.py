@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal, Protocol
 
@@ -83,6 +85,20 @@ class ZipPackage(BaseModel):
     not_found: list[str] = Field(default_factory=list)  # requested ids this organisation has no report for
 
 
+@dataclass(frozen=True, slots=True)
+class RequestIdClaim:
+    """A report's claim on the ``X-Request-Id`` its request carried (duplicate detection)."""
+
+    ods: str
+    request_id: str
+    report_id: str
+    received: float  # when the request arrived (epoch seconds): the 24 h count from here
+
+    @property
+    def expires_at(self) -> int:
+        return math.floor(self.received) + REQUEST_ID_MEMORY_SECONDS
+
+
 class InvalidPageToken(ValueError):
     """The page token was not issued by this store for this organisation and query."""
 
@@ -93,12 +109,28 @@ class ReportStore(Protocol):
         """Lifetime of the presigned links this store hands out."""
         ...
 
-    def claim_request_id(self, ods: str, request_id: str, now: float) -> bool:
-        """Remember ``request_id`` for 24 h; True when this organisation already used it (a duplicate)."""
+    def claim_request_id(self, ods: str, request_id: str, now: float, report_id: str) -> bool:
+        """Remember ``request_id`` for 24 h; True when this organisation already used it (a duplicate).
+
+        A claim already made by ``report_id`` itself (a retried report) is not a reuse.
+        """
         ...
 
-    def save(self, record: ReportRecord, html: str) -> None:
-        """Store the record (JSON), its HTML rendering, and its index entries."""
+    def claim_request_ids(self, claims: Sequence[RequestIdClaim]) -> set[str]:
+        """The report ids among ``claims`` whose X-Request-Id their organisation already used within
+        24 h under a *different* report id (stored claims, and earlier claims of the same batch).
+
+        Nothing is remembered yet: pass the claims that were not reuses to :meth:`save_all`, which
+        stores them with their reports (one write path for the claim and the index).
+        """
+        ...
+
+    def save_all(self, records: Sequence[ReportRecord], claims: Sequence[RequestIdClaim] = ()) -> list[str]:
+        """Store the records and their index entries, and remember ``claims`` (those of the stored
+        records; never a claim :meth:`claim_request_ids` found reused); the ids that could not be stored.
+
+        The JSON and HTML objects are made on first read (:meth:`link`), never on the request's behalf.
+        """
         ...
 
     def list_reports(self, ods: str, query: ReportQuery, now: float) -> ReportPage:
@@ -119,6 +151,23 @@ class ReportStore(Protocol):
 # -- helpers shared by the implementations ------------------------------------------------------
 
 _SAFE_KEY_PART = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def reused_request_ids(claims: Sequence[RequestIdClaim], stored: Mapping[tuple[str, str], tuple[str, int]]) -> set[str]:
+    """The report ids of ``claims`` that reuse an X-Request-Id, given the claims already ``stored``
+    ((ods, X-Request-Id) -> (report id, expires_at)). Within the batch the earlier request is the
+    original; a claim by the holder's own report id is a redelivery, not a reuse; a claim without an
+    X-Request-Id is none."""
+    holders = dict(stored)
+    reused: set[str] = set()
+    for claim in sorted((c for c in claims if c.request_id), key=lambda c: (c.received, c.report_id)):
+        key = (claim.ods, claim.request_id)
+        holder = holders.get(key)
+        if holder is not None and holder[1] > claim.received and holder[0] != claim.report_id:
+            reused.add(claim.report_id)
+        else:
+            holders[key] = (claim.report_id, claim.expires_at)
+    return reused
 
 
 def check_key_part(value: str, what: str) -> str:

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib.resources.abc import Traversable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
+from tkw.context import Answer, RequestContext
 from tkw.encoded_headers import DOS_SYSTEM
 from tkw.fhir.outcome import BarsError, Issue
 from tkw.http import ApiResponse
@@ -40,9 +41,6 @@ from tkw.scenarios.model import (
     priority,
 )
 from tkw.settings import Edition
-
-if TYPE_CHECKING:
-    from tkw.pipeline import Exchange
 
 USE_CASE_SYSTEM = "https://fhir.nhs.uk/CodeSystem/usecases-categories-bars"
 _DOS = normalise_system(DOS_SYSTEM)
@@ -74,13 +72,13 @@ def _bad_request(code: str, diagnostics: str, expression: str) -> BarsError:
 # ---- facts, one function per operation ---------------------------------------------------------
 
 
-def _metadata_facts(exchange: Exchange) -> Facts:
-    target = exchange.target
+def _metadata_facts(ctx: RequestContext) -> Facts:
+    target = ctx.target
     return Facts(keys={"target": target.value if target else None})
 
 
-def _context_facts(exchange: Exchange) -> Facts:
-    values = [v.strip() for v in exchange.request.params("context") if v.strip()]
+def _context_facts(ctx: RequestContext) -> Facts:
+    values = [v.strip() for v in ctx.request.params("context") if v.strip()]
     if not values:
         raise _bad_request(
             "required",
@@ -109,8 +107,8 @@ def _context_facts(exchange: Exchange) -> Facts:
     return Facts(keys={"context": service}, context=service)
 
 
-def _slot_facts(exchange: Exchange) -> Facts:
-    request = exchange.request
+def _slot_facts(ctx: RequestContext) -> Facts:
+    request = ctx.request
     raw = request.param(HEALTHCARE_SERVICE_PARAM) or request.param("healthcareService")  # sandbox spelling
     service = (raw or "").rpartition("|")[2].strip()
     if not service:
@@ -145,20 +143,17 @@ def _slot_facts(exchange: Exchange) -> Facts:
     return Facts(keys={"healthcare_service": service, "slot_status": statuses}, slot_statuses=statuses)
 
 
-def _message_facts(exchange: Exchange) -> Facts:
-    found = exchange.classification
-    exchange.notes["message_kind"] = found.kind.value
-    if found.notes:
-        exchange.notes["classification_notes"] = list(found.notes)
-    target = exchange.target
+def _message_facts(ctx: RequestContext) -> Facts:
+    found = ctx.classification
+    target = ctx.target
     keys: dict[str, object] = {"kind": found.kind, "nhs_number": found.nhs_number or BLANK_NHS_NUMBER}
     keys["target"] = target.value if target else None
     return Facts(keys=keys, classification=found)
 
 
-def _read_facts(resource_type: str) -> Callable[[Exchange], Facts]:
-    def facts(exchange: Exchange) -> Facts:
-        request = exchange.request
+def _read_facts(resource_type: str) -> Callable[[RequestContext], Facts]:
+    def facts(ctx: RequestContext) -> Facts:
+        request = ctx.request
         resource_id = (request.path_params.get("id") or request.path.rstrip("/").rsplit("/", 1)[-1]).strip()
         if not _UUID.match(resource_id):
             raise _bad_request("value", f"The {resource_type} id must be a UUID.", f"{resource_type}.id")
@@ -167,8 +162,8 @@ def _read_facts(resource_type: str) -> Callable[[Exchange], Facts]:
     return facts
 
 
-def _patient_search_facts(exchange: Exchange) -> Facts:
-    value = (exchange.request.param("patient:identifier") or "").strip()
+def _patient_search_facts(ctx: RequestContext) -> Facts:
+    value = (ctx.request.param("patient:identifier") or "").strip()
     if not value:
         raise _bad_request(
             "required",
@@ -186,7 +181,7 @@ def _patient_search_facts(exchange: Exchange) -> Facts:
     return Facts(keys={}, nhs_number=number)
 
 
-_FACTS: dict[Operation, Callable[[Exchange], Facts]] = {
+_FACTS: dict[Operation, Callable[[RequestContext], Facts]] = {
     Operation.METADATA: _metadata_facts,
     Operation.MESSAGE_DEFINITION_SEARCH: _context_facts,
     Operation.SLOT_SEARCH: _slot_facts,
@@ -211,7 +206,7 @@ Built = (
 
 
 class ScenarioEngine:
-    """A validated table with its responses prepared; :meth:`respond` answers one exchange."""
+    """A validated table with its responses prepared; :meth:`respond` answers one ctx."""
 
     def __init__(self, table: ScenarioTable, root: Traversable | None = None, edition: Edition = "live") -> None:
         self.table = table
@@ -240,10 +235,10 @@ class ScenarioEngine:
                 return scenario
         raise LookupError(f"no scenario answers {operation} with {dict(keys)}")
 
-    def respond(self, exchange: Exchange) -> ApiResponse:
-        facts = _FACTS[exchange.operation](exchange)
-        scenario = self.match(exchange.operation, facts.keys)
-        exchange.notes["scenario"] = scenario.id
+    def respond(self, ctx: RequestContext) -> Answer:
+        """The matching row's answer; input too malformed to read a fact from raises a 400 first."""
+        facts = _FACTS[ctx.operation](ctx)
+        scenario = self.match(ctx.operation, facts.keys)
         outcome = scenario.outcome
         if outcome.error is not None:
             issue = Issue(
@@ -251,13 +246,14 @@ class ScenarioEngine:
                 bars_code=outcome.error.code,
                 diagnostics=f"{outcome.error.diagnostics} (TKW scenario {scenario.id})",
             )
-            raise BarsError(status=outcome.status, issues=(issue,), headers=dict(outcome.headers))
-        body = self._build(scenario, exchange, facts)
-        return ApiResponse(outcome.status, body, headers=dict(outcome.headers))
+            error = BarsError(status=outcome.status, issues=(issue,), headers=dict(outcome.headers))
+            return Answer(error.to_response(), scenario=scenario.id)
+        body = self._build(scenario, ctx, facts)
+        return Answer(ApiResponse(outcome.status, body, headers=dict(outcome.headers)), scenario=scenario.id)
 
-    def _build(self, scenario: Scenario, exchange: Exchange, facts: Facts) -> dict[str, Any]:
+    def _build(self, scenario: Scenario, ctx: RequestContext, facts: Facts) -> dict[str, Any]:
         built = self._built[scenario.outcome.response or ""]
-        request = exchange.request
+        request = ctx.request
         if isinstance(built, builders.CannedResource):
             return built.build()
         if isinstance(built, builders.MessageDefinitions):
@@ -271,27 +267,27 @@ class ScenarioEngine:
             query = [(k, v) for k, v in builders.query_pairs(request.query) if k not in INCLUDE_PARAMS]
             link = builders.self_link(request.base_url, request.path, query + honoured)
             window = builders.parse_window(request.params("start"))
-            now = datetime.fromtimestamp(exchange.services.clock(), UTC)
+            now = datetime.fromtimestamp(ctx.now, UTC)
             return built.build(facts.slot_statuses, window, includes, now, link)
         if isinstance(built, builders.PatientSearch):
             link = builders.self_link(request.base_url, request.path, builders.query_pairs(request.query))
             return built.build(facts.nhs_number or "", request.base_url, link)
         found = facts.classification
-        assert found is not None and exchange.bundle is not None
+        assert found is not None and ctx.bundle is not None
         return builders.echo_message(
-            exchange.bundle, found.focus_index, scenario.outcome.resource_id, use_case=_answer_use_case(exchange, found)
+            ctx.bundle, found.focus_index, scenario.outcome.resource_id, use_case=_answer_use_case(ctx, found)
         )
 
 
-def _answer_use_case(exchange: Exchange, found: Classification) -> str | None:
+def _answer_use_case(ctx: RequestContext, found: Classification) -> str | None:
     """The use case TKW's synchronous answer carries (TKW 1.0.19, NBRS-3800): the payload's own, else
     the one the request is judged against (its use-context header, the target's Application)."""
     if found.use_case:
         return found.use_case
     from tkw.applications import judge
 
-    header = (exchange.request.header("use-context") or "").split("|")[0].strip().lower() or None
-    target = exchange.target.value if exchange.target is not None else None
+    header = (ctx.request.header("use-context") or "").split("|")[0].strip().lower() or None
+    target = ctx.target.value if ctx.target is not None else None
     return judge(target=target, workflow=found.workflow, header_use_case=header).use_case
 
 
@@ -339,5 +335,5 @@ def get_engine(edition: Edition = "live") -> ScenarioEngine:
     return _engine(edition)
 
 
-def respond(exchange: Exchange) -> ApiResponse:
-    return get_engine(exchange.services.settings.tkw_edition).respond(exchange)
+def respond(ctx: RequestContext, edition: Edition = "live") -> Answer:
+    return get_engine(edition).respond(ctx)

@@ -42,6 +42,7 @@ kind shown under *Request*. A 200 to `$process-message` is the request Bundle wi
 FHIR issue type shown.
 """
 
+
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
@@ -137,7 +138,8 @@ def render_markdown(table: ScenarioTable | None = None) -> str:
     own = sum(1 for s in table.scenarios if not s.editions)
     lines += [
         "",
-        f"{len(table.scenarios)} rows: " + ", ".join(f"{n} from the {e} table" for e, n in counts.items())
+        f"{len(table.scenarios)} rows: "
+        + ", ".join(f"{n} from the {e} table" for e, n in counts.items())
         + f" (rows in both tables counted in each), {own} emulator rows.",
     ]
     lines += _conflicts(table)

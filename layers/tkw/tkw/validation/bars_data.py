@@ -1,13 +1,16 @@
 """BaRS terminology and MessageDefinition cardinalities the rules check against, as data.
 
-Sources: BARS-API.md §6 (code systems, identifiers) and §8.2, cross-checked with the IG's
-MessageDefinitions (``ig-examples/messagedefinitions``). Where a definition lists a type twice with
-different profiles (Flag, Location in the referral), the widest range is kept.
+Sources: BARS-API.md §6 (code systems, identifiers) and §8.2. Cardinalities are read from the IG's
+MessageDefinition resources the layer ships (``tkw/scenarios/resources/message-definitions``); where
+a definition lists a type twice with different profiles (Flag, Location in the referral), the
+widest range is kept.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from importlib import resources
 from types import MappingProxyType
 from typing import Final
 
@@ -72,155 +75,43 @@ class MessageDefinitionRule:
         return MESSAGE_DEFINITION_BASE + self.name
 
 
-def _c(spec: str) -> Cardinality:
-    low, _, high = spec.partition("..")
-    return Cardinality(int(low), None if (high or low) == "*" else int(high or low))
+def _cardinality(low: int, high: str) -> Cardinality:
+    return Cardinality(low, None if high == "*" else int(high))
 
 
-def _definition(name: str, event: str, focus: dict[str, str]) -> MessageDefinitionRule:
-    return MessageDefinitionRule(name, event, MappingProxyType({k: _c(v) for k, v in focus.items()}))
+def _widest(a: Cardinality, b: Cardinality) -> Cardinality:
+    high = None if a.max is None or b.max is None else max(a.max, b.max)
+    return Cardinality(min(a.min, b.min), high)
 
 
-_CLINICAL_EXTRAS = {"Observation": "0..*", "Flag": "0..*", "MedicationStatement": "0..*", "AllergyIntolerance": "0..*"}
+def _load_definitions() -> dict[str, MessageDefinitionRule]:
+    """The IG's MessageDefinitions as shipped (``tkw.scenarios`` resources), the one copy of them."""
+    found: dict[str, MessageDefinitionRule] = {}
+    folder = resources.files("tkw.scenarios").joinpath("resources", "message-definitions")
+    for item in sorted(folder.iterdir(), key=lambda i: i.name):
+        if not item.name.endswith(".json"):
+            continue
+        data = json.loads(item.read_text(encoding="utf-8"))
+        name = str(data["url"]).rsplit("/", 1)[-1]
+        if item.name != name.removeprefix("bars-message-") + ".json":
+            # An Application's variant (app5-…) or a TKW error sentinel's deliberately broken copy
+            # (invalid-…) of the same canonical URL: the IG's own definition is the file named after it.
+            continue
+        focus: dict[str, Cardinality] = {}
+        for entry in data["focus"]:
+            if entry["code"] in _ENVELOPE:
+                continue
+            allowed = _cardinality(int(entry.get("min", 0)), str(entry.get("max", "*")))
+            known = focus.get(entry["code"])
+            focus[entry["code"]] = allowed if known is None else _widest(known, allowed)
+        rule = MessageDefinitionRule(name, str(data["eventCoding"]["code"]), MappingProxyType(focus))
+        found[rule.url] = rule
+    return found
 
-MESSAGE_DEFINITIONS: Final = MappingProxyType(
-    {
-        d.url: d
-        for d in (
-            _definition(
-                "bars-message-booking-request",
-                "booking-request",
-                {
-                    "ServiceRequest": "0..1",
-                    "Patient": "1..1",
-                    "Location": "0..1",
-                    "Organization": "2..*",
-                    "Practitioner": "0..*",
-                    "PractitionerRole": "0..*",
-                    "Consent": "0..*",
-                    "HealthcareService": "1..1",
-                    "Appointment": "1..1",
-                    "Slot": "1..1",
-                    "Schedule": "1..1",
-                },
-            ),
-            _definition(
-                "bars-message-booking-request-cancelled",
-                "booking-request",
-                {"Patient": "1..1", "Organization": "2..*", "Appointment": "1..1"},
-            ),
-            _definition(
-                "bars-message-servicerequest-request-referral",
-                "servicerequest-request",
-                {
-                    "ServiceRequest": "1..1",
-                    "Patient": "1..1",
-                    "Encounter": "1..1",
-                    "CarePlan": "1..1",
-                    "Location": "0..*",
-                    "Organization": "2..*",
-                    "Practitioner": "1..*",
-                    "PractitionerRole": "1..*",
-                    **_CLINICAL_EXTRAS,
-                    "Questionnaire": "0..*",
-                    "QuestionnaireResponse": "0..*",
-                    "Consent": "1..*",
-                    "HealthcareService": "1..1",
-                    "Condition": "0..*",
-                    "Task": "0..*",
-                    "Communication": "0..*",
-                    "Procedure": "0..*",
-                },
-            ),
-            _definition(
-                "bars-message-servicerequest-request-validation",
-                "servicerequest-request",
-                {
-                    "ServiceRequest": "1..1",
-                    "Patient": "1..1",
-                    "Encounter": "1..1",
-                    "CarePlan": "1..1",
-                    "Location": "1..1",
-                    "Organization": "2..*",
-                    "Practitioner": "1..*",
-                    "PractitionerRole": "1..*",
-                    **_CLINICAL_EXTRAS,
-                    "Consent": "1..*",
-                    "HealthcareService": "1..1",
-                },
-            ),
-            _definition(
-                "bars-message-servicerequest-request-cancelled",
-                "servicerequest-request",
-                {"ServiceRequest": "1..1", "Patient": "1..1", "Organization": "2..*"},
-            ),
-            _definition(
-                "bars-message-servicerequest-response-referral",
-                "servicerequest-response",
-                {
-                    "ServiceRequest": "1..1",
-                    "Patient": "1..1",
-                    "Encounter": "0..1",
-                    "CarePlan": "0..1",
-                    "Location": "0..1",
-                    "Organization": "2..*",
-                    "Practitioner": "1..*",
-                    "PractitionerRole": "1..*",
-                    **_CLINICAL_EXTRAS,
-                    "QuestionnaireResponse": "0..*",
-                    "Consent": "1..*",
-                    "HealthcareService": "1..1",
-                    "Appointment": "0..1",
-                    "Condition": "0..*",
-                    "Task": "0..*",
-                },
-            ),
-            _definition(
-                "bars-message-servicerequest-response-referral-short",
-                "servicerequest-response",
-                {
-                    "ServiceRequest": "1..1",
-                    "Patient": "1..1",
-                    "Encounter": "2..2",
-                    "Organization": "1..*",
-                    "Practitioner": "1..*",
-                    "PractitionerRole": "1..*",
-                    "HealthcareService": "0..*",
-                },
-            ),
-            _definition(
-                "bars-message-servicerequest-response-validation-interim",
-                "servicerequest-response",
-                {
-                    "ServiceRequest": "1..1",
-                    "Patient": "1..1",
-                    "Encounter": "2..2",
-                    "Organization": "1..*",
-                    "Practitioner": "1..*",
-                    "PractitionerRole": "1..*",
-                    "HealthcareService": "0..*",
-                },
-            ),
-            _definition(
-                "bars-message-servicerequest-response-validation-full",
-                "servicerequest-response",
-                {
-                    "ServiceRequest": "1..1",
-                    "Patient": "1..1",
-                    "Encounter": "2..3",
-                    "CarePlan": "1..1",
-                    "Location": "1..1",
-                    "Organization": "2..*",
-                    "Practitioner": "1..*",
-                    "PractitionerRole": "1..*",
-                    **_CLINICAL_EXTRAS,
-                    "Consent": "1..*",
-                    "HealthcareService": "1..1",
-                },
-            ),
-        )
-    }
-)
+
+# The Bundle and its MessageHeader are the envelope, checked by their own rules.
+_ENVELOPE = frozenset({"Bundle", "MessageHeader"})
+MESSAGE_DEFINITIONS: Final = MappingProxyType(_load_definitions())
 
 
 @dataclass(frozen=True, slots=True)

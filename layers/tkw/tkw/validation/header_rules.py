@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from tkw.encoded_headers import HeaderError, decode_base64_json
+from tkw.encoded_headers import ISSUED_ODS_CODE, HeaderError, decode_base64_json
 from tkw.routes import Operation
 from tkw.validation import bars_data as bars
 from tkw.validation.context import ValidationContext
@@ -21,7 +21,6 @@ from tkw.validation.registry import RuleSet
 RULES = RuleSet("headers")
 
 UUID_PATTERN = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_ODS_CODE = re.compile(r"^[A-Za-z0-9]{3,10}$")
 _SEMVER = re.compile(r"^\d+\.\d+\.\d+$")
 
 
@@ -203,7 +202,7 @@ def end_user_organisation(ctx: ValidationContext) -> Iterator[Finding]:
         )
         return
     ods = str(chosen["value"]).strip()
-    if not _ODS_CODE.match(ods):
+    if not ISSUED_ODS_CODE.match(ods):
         yield RULES.failed(
             f"{check_id}.ods-code",
             f"{header}: {_quote(ods)} does not look like an ODS code (3 to 10 letters and digits).",

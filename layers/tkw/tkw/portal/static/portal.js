@@ -483,9 +483,18 @@
     updateSelection();
   }
 
+  // 202 {"status": "pending"}: the report was issued moments ago and is still being produced.
+  function whenProduced(r, got, again) {
+    if (got.status !== 202) { return null; }
+    say("Report " + r.id + " is still being produced; trying again in a moment…");
+    return new Promise(function (resolve) { setTimeout(resolve, 1000); }).then(function () { return again(r); });
+  }
+
   function openReport(r) {
     say("Opening report " + r.id + "…");
     return api("GET", "/tkw/reports/" + encodeURIComponent(r.id), { accept: "text/html" }).then(function (got) {
+      var pending = whenProduced(r, got, openReport);
+      if (pending) { return pending; }
       closeViewer();
       state.blobUrl = URL.createObjectURL(new Blob([got.data], { type: "text/html" }));
       var frame = $("viewer-frame");
@@ -525,6 +534,8 @@
   function shareReport(r) {
     say("Making a shareable link…");
     return api("GET", "/tkw/reports/" + encodeURIComponent(r.id) + "/download?link=json").then(function (got) {
+      var pending = whenProduced(r, got, shareReport);
+      if (pending) { return pending; }
       var data = got.data;
       var input = $("share-link");
       input.value = data.url;
