@@ -178,3 +178,63 @@ def test_tkw_edition_and_unknown_targets_are_read_from_the_environment() -> None
         assert beta.bars("GET", "/metadata", bars_headers(target_value="2000099999")).status == 200
     finally:
         stop_emulator(beta)
+
+
+def _raw_exchange(emulator: Emulator, request: bytes) -> tuple[int, bytes]:
+    """Send bytes as they are (what http.client will not: a chunked body, a false Content-Length)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(emulator.root)
+    with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+            head, _, body = received.partition(b"\r\n\r\n")
+            length = next(
+                (
+                    int(line.split(b":")[1])
+                    for line in head.split(b"\r\n")
+                    if line.lower().startswith(b"content-length")
+                ),
+                None,
+            )
+            if length is not None and len(body) >= length:
+                return int(head.split(b" ")[1]), body[:length]
+    raise AssertionError(f"no complete answer: {received[:300]!r}")
+
+
+def _request_head(method: str, headers: dict[str, str]) -> bytes:
+    lines = [
+        f"{method} /booking-and-referral/FHIR/R4/$process-message HTTP/1.1",
+        "Host: 127.0.0.1",
+        "Connection: close",
+    ]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def test_a_chunked_body_is_answered_as_the_same_body_with_a_length(emulator: Emulator) -> None:
+    headers = bars_headers() | {"Content-Type": "application/fhir+json", "Transfer-Encoding": "chunked"}
+    body = json.dumps(example("process_message/POST-body.json")).encode()
+    chunked = b"".join(b"%x\r\n%s\r\n" % (len(part), part) for part in (body[:1000], body[1000:])) + b"0\r\n\r\n"
+    status, answer = _raw_exchange(emulator, _request_head("POST", headers) + chunked)
+    assert status == 200, answer[:500]
+    bundle = json.loads(answer)
+    assert_valid_fhir(bundle)
+    assert (bundle["resourceType"], bundle["type"]) == ("Bundle", "message")
+
+
+def test_a_chunk_size_that_is_not_hexadecimal_is_400_not_a_dropped_connection(emulator: Emulator) -> None:
+    headers = bars_headers() | {"Content-Type": "application/fhir+json", "Transfer-Encoding": "chunked"}
+    status, answer = _raw_exchange(emulator, _request_head("POST", headers) + b"zz\r\n{}\r\n0\r\n\r\n")
+    assert status == 400
+    assert json.loads(answer) == {"message": "Bad Request"}
+
+
+def test_a_body_over_api_gateways_10_mb_is_413_before_it_is_read(emulator: Emulator) -> None:
+    headers = bars_headers() | {"Content-Type": "application/fhir+json", "Content-Length": str(10 * 1024 * 1024 + 1)}
+    status, answer = _raw_exchange(emulator, _request_head("POST", headers))  # no body sent at all
+    assert status == 413
+    assert json.loads(answer) == {"message": "Request Too Long"}
