@@ -221,12 +221,6 @@ class EmbeddedAws:
         self._mock.start()
         return self.endpoint_url
 
-    def client_env(self) -> dict[str, str]:
-        """The environment of another process that should use this AWS (through the server)."""
-        env = {k: v for k, v in os.environ.items() if k not in ("AWS_ENDPOINT_URL_S3", "MOTO_S3_CUSTOM_ENDPOINTS")}
-        env["AWS_ENDPOINT_URL"] = self.endpoint_url
-        return env
-
     def stop(self) -> None:
         if self._mock is not None:
             self._mock.stop()

@@ -154,10 +154,6 @@ class InProcessHandoff:
     def settle(self, timeout: float) -> None:
         self._pending.settle(timeout)
 
-    @property
-    def backlog(self) -> int:
-        return self._queue.qsize()
-
     def _run(self) -> None:
         while True:
             batch = [self._queue.get()]
