@@ -20,6 +20,43 @@ def test_rules_are_named_once_and_described() -> None:
     assert all(rule.summary and rule.operations for rule in RULES)
 
 
+@pytest.mark.parametrize(
+    "operation", [Operation.PROCESS_MESSAGE, Operation.SLOT_SEARCH, Operation.METADATA, Operation.SERVICE_REQUEST_READ]
+)
+def test_only_the_transaction_rules_read_the_transaction_ids(operation: Operation) -> None:
+    # Report production shares the other rules' findings between requests that differ only in
+    # X-Request-Id, X-Correlation-Id and whether the id was used before (tkw.validation.engine.content_key).
+    body = with_use_case(example("process_message/POST-body.json")) if operation is Operation.PROCESS_MESSAGE else None
+    variants = [
+        good_headers(),
+        good_headers(X_Request_Id="not-a-uuid", X_Correlation_Id=None),
+        good_headers(X_Request_Id=None, X_Correlation_Id="   "),
+    ]
+    content: list[list[Finding]] = []
+    for seen_before, headers in zip((False, True, False), variants, strict=True):
+        inp = ValidationInput(operation, request_for(operation, headers, body=body), body, seen_before=seen_before)
+        content.append(engine.run_rules(ValidationContext(inp), engine.CONTENT_RULES))
+        assert validate(inp) == engine.run_rules(ValidationContext(inp), engine.TRANSACTION_RULES) + content[-1]
+        assert engine.content_key(inp) == engine.content_key(
+            ValidationInput(operation, request_for(operation, variants[0], body=body), body)
+        )
+    assert content[0] == content[1] == content[2]
+    assert {rule.id for rule in engine.TRANSACTION_RULES} == {"header.transaction", "header.x-request-id.duplicate"}
+
+
+def test_the_content_key_covers_every_other_header_the_query_and_the_body() -> None:
+    def key(headers: dict[str, str], query: dict[str, str | list[str]] | None = None, body: bytes = b"{}") -> bytes:
+        request = request_for(Operation.PROCESS_MESSAGE, headers, query, body)
+        return engine.content_key(ValidationInput(Operation.PROCESS_MESSAGE, request))
+
+    base = key(good_headers())
+    assert base == key(good_headers())  # fresh transaction ids: the same content
+    assert base != key(good_headers(target_value="2000072489"))
+    assert base != key(good_headers(Accept=None))
+    assert base != key(good_headers(), {"_format": "json"})
+    assert base != key(good_headers(), body=b"{ }")
+
+
 def test_ping_is_not_validated() -> None:
     assert run(Operation.PING) == []
 

@@ -4,6 +4,11 @@ For a batch of :class:`~tkw.reports.job.ReportJob`: check the batch's ``X-Reques
 once (a reuse within 24 h is a finding), run every TKW check of each job, build the records; then
 store the records and the new claims in one go. Writes are keyed by report id, so a redelivered job
 rewrites the same items (idempotent), and a claim made by the same report id is not a reuse.
+
+Senders replay the same requests (a CI suite sends one booking a thousand times with a fresh
+``X-Request-Id``): what the checks say about a request's content (every rule but the transaction
+rules, the profiles, the judgement) is kept per :func:`tkw.validation.engine.content_key`, so a
+repeat runs only the transaction rules.
 """
 
 from __future__ import annotations
@@ -11,39 +16,79 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from tkw.applications import Judgement
 from tkw.content_memo import ContentMemo
-from tkw.encoded_headers import HeaderError, decode_target_identifier
+from tkw.encoded_headers import HeaderError, TargetIdentifier, decode_target_identifier
 from tkw.http import ApiRequest
 from tkw.reports.job import ReportJob
 from tkw.reports.model import UNIDENTIFIED_ORGANISATION, ReportRecord, build_report
 from tkw.reports.store import ReportStore, RequestIdClaim
 from tkw.routes import Operation
-from tkw.validation import Finding, ValidationInput, validate
+from tkw.validation import Finding, ValidationInput
+from tkw.validation.context import ValidationContext
+from tkw.validation.engine import CONTENT_RULES, TRANSACTION_RULES, content_key, run_rules
 from tkw.validation.profile import profile_findings
 
 logger = logging.getLogger(__name__)
 
 
-def checks(job: ReportJob, seen_before: bool) -> list[Finding]:
-    """Every TKW check on the job's request (findings only change the answer in strict mode)."""
+@dataclass(frozen=True, slots=True)
+class ContentChecks:
+    """What the checks say about a request's content: the same for every request with its content key."""
+
+    findings: tuple[Finding, ...]  # of every rule but the transaction rules, in rule order
+    profile: tuple[Finding, ...]  # the profiles' (see profile_findings_of)
+    judgement: Judgement | None  # the Application and use case it is judged against (None: none could be)
+
+
+# Content checks of requests seen lately (findings and judgements are frozen: repeats share them).
+_CONTENT_CHECKS: ContentMemo[ContentChecks] = ContentMemo()
+
+
+def _target(job: ReportJob) -> TargetIdentifier | None:
     header = job.request.header("NHSD-Target-Identifier")
     try:
-        target = decode_target_identifier(header) if header else None
+        return decode_target_identifier(header) if header else None
     except HeaderError:
-        target = None  # its finding says why
-    return validate(
-        ValidationInput(
-            operation=job.operation,
-            request=job.request,
-            body=job.bundle,
-            target=target,
-            seen_before=seen_before,
-            structure_validated=job.bundle is not None,
-        )
+        return None  # its finding says why
+
+
+def validation_input(job: ReportJob, seen_before: bool) -> ValidationInput:
+    return ValidationInput(
+        operation=job.operation,
+        request=job.request,
+        body=job.bundle,
+        target=_target(job),
+        seen_before=seen_before,
+        structure_validated=job.bundle is not None,
     )
+
+
+def content_checks(inp: ValidationInput) -> ContentChecks:
+    """The content checks of ``inp``, computed once per content key while it is remembered."""
+
+    def compute() -> ContentChecks:
+        ctx = ValidationContext(inp)
+        findings = tuple(run_rules(ctx, CONTENT_RULES))
+        try:
+            judgement: Judgement | None = ctx.judgement
+        except Exception:  # an unreadable body: the report goes without it (as build_report would)
+            judgement = None
+        profile = tuple(profile_findings_of(inp.operation, inp.request, inp.body))
+        return ContentChecks(findings, profile, judgement)
+
+    return _CONTENT_CHECKS.get(content_key(inp), compute)
+
+
+def checks(job: ReportJob, seen_before: bool) -> list[Finding]:
+    """Every TKW check on the job's request (findings only change the answer in strict mode):
+    :func:`tkw.validation.validate`'s findings, the content rules' shared between repeats."""
+    inp = validation_input(job, seen_before)
+    return [*run_rules(ValidationContext(inp), TRANSACTION_RULES), *content_checks(inp).findings]
 
 
 def profile_findings_of(operation: Operation, request: ApiRequest, bundle: dict[str, Any] | None) -> list[Finding]:
@@ -76,12 +121,9 @@ def claims_request_id(job: ReportJob) -> bool:
     return bool((job.request.request_id or "").strip()) and job.organisation != UNIDENTIFIED_ORGANISATION
 
 
-def record_of(job: ReportJob, findings: Sequence[Finding]) -> ReportRecord:
-    header = job.request.header("NHSD-Target-Identifier")
-    try:
-        target = decode_target_identifier(header) if header else None
-    except HeaderError:
-        target = None
+def record_of(job: ReportJob, findings: Sequence[Finding], judged_against: Judgement | None = None) -> ReportRecord:
+    """The job's record; ``judged_against`` when known already (else :func:`build_report` judges)."""
+    target = _target(job)
     return build_report(
         request=job.request,
         response=job.response,
@@ -93,6 +135,7 @@ def record_of(job: ReportJob, findings: Sequence[Finding]) -> ReportRecord:
         report_id=job.report_id,
         # The emulator's clock, not API Gateway's request time: retention counts from storage.
         time=datetime.fromtimestamp(job.received, UTC),
+        judged_against=judged_against,
         responses=job.responses,
     )
 
@@ -114,11 +157,14 @@ def produce_reports(jobs: Sequence[ReportJob], store: ReportStore) -> list[str]:
     failed: list[str] = []
     for job in jobs:
         try:
-            findings = job.findings
-            if findings is None:
-                seen_before = job.report_id in reused
-                findings = (*checks(job, seen_before), *profile_findings_of(job.operation, job.request, job.bundle))
-            records.append(record_of(job, findings))
+            if job.findings is None:
+                inp = validation_input(job, job.report_id in reused)
+                content = content_checks(inp)
+                transaction = run_rules(ValidationContext(inp), TRANSACTION_RULES)
+                findings = (*transaction, *content.findings, *content.profile)
+                records.append(record_of(job, findings, content.judgement))
+            else:
+                records.append(record_of(job, job.findings))
         except Exception:
             logger.exception("Producing a validation report failed", extra={"report_id": job.report_id})
             failed.append(job.report_id)

@@ -3,10 +3,15 @@
 Rules run in a fixed order (headers, structure, message, query, application) so reports read the same way
 every time. A rule that crashes must not break the sender's request: it becomes an ``info``
 finding naming the rule, and the error is logged without the request's content.
+
+The transaction rules (X-Request-Id, X-Correlation-Id, a reused id) come first; every later rule's
+findings follow from the request's content (:func:`content_key`), so report production can share
+them between requests that send the same thing (a CI suite replaying its fixtures).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 
 from tkw.validation import application_rules, header_rules, message_rules, query_rules, structure_rules, ucc_rules
@@ -30,14 +35,45 @@ RULES: tuple[Rule, ...] = (
     *application_rules.RULES.rules,
     *ucc_rules.RULES.rules,
 )
+TRANSACTION_RULES = tuple(rule for rule in RULES if rule.transaction)
+CONTENT_RULES = tuple(rule for rule in RULES if not rule.transaction)
+if RULES != TRANSACTION_RULES + CONTENT_RULES:  # reports list findings in RULES order
+    raise RuntimeError("transaction rules must come before every other rule in RULES")
+# The headers transaction rules read: no other rule may read them (their values are not in content_key).
+TRANSACTION_HEADERS = frozenset({"x-request-id", "x-correlation-id"})
 
 
 def validate(inp: ValidationInput) -> list[Finding]:
     """Every finding (passed and failed) of every rule that applies to ``inp.operation``."""
-    ctx = ValidationContext(inp)
+    return run_rules(ValidationContext(inp), RULES)
+
+
+def content_key(inp: ValidationInput) -> bytes:
+    """Everything the content rules (and the judgement, and the profiles) can read of ``inp``: the
+    operation, the request's method, path, query, path parameters, headers but the transaction
+    headers, body, and whether admission checked the body's structure. Requests with the same key
+    get the same content findings. The decoded target comes from its header, which is in the key."""
+    request = inp.request
+    described = json.dumps(
+        [
+            str(inp.operation),
+            request.method,
+            request.path,
+            sorted((name, list(values)) for name, values in request.query.items()),
+            sorted(request.path_params.items()),
+            sorted((name, list(values)) for name, values in request.headers.items() if name not in TRANSACTION_HEADERS),
+            inp.structure_validated,
+            request.body is None,
+        ]
+    )
+    return described.encode() + b"\n" + (request.body or b"")
+
+
+def run_rules(ctx: ValidationContext, rules: tuple[Rule, ...]) -> list[Finding]:
+    """The findings of those of ``rules`` that apply to the context's operation, in order."""
     findings: list[Finding] = []
-    for rule in RULES:
-        if not rule.applies_to(inp.operation):
+    for rule in rules:
+        if not rule.applies_to(ctx.operation):
             continue
         try:
             findings.extend(capped(list(rule.check(ctx))))

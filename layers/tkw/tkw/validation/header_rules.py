@@ -32,7 +32,7 @@ def http(header: str) -> str:
 # -- transaction headers ------------------------------------------------------------------------
 
 
-@RULES.rule("header.transaction", "X-Request-Id and X-Correlation-Id are present, single and UUIDs")
+@RULES.rule("header.transaction", "X-Request-Id and X-Correlation-Id are present, single and UUIDs", transaction=True)
 def transaction_headers(ctx: ValidationContext) -> Iterator[Finding]:
     for header in ("X-Request-Id", "X-Correlation-Id"):
         check_id = f"header.{header.lower()}"
@@ -65,7 +65,9 @@ def transaction_headers(ctx: ValidationContext) -> Iterator[Finding]:
             )
 
 
-@RULES.rule("header.x-request-id.duplicate", "X-Request-Id not already used by this organisation within 24 h")
+@RULES.rule(
+    "header.x-request-id.duplicate", "X-Request-Id not already used by this organisation within 24 h", transaction=True
+)
 def duplicate_request_id(ctx: ValidationContext) -> Iterator[Finding]:
     request_id = (ctx.request.request_id or "").strip()
     if not request_id:

@@ -30,6 +30,10 @@ class Rule:
     summary: str  # one line: what the rule checks (shown in docs and reports of a crashed rule)
     operations: frozenset[Operation]
     check: RuleFunction
+    # Reads what differs for every request: X-Request-Id, X-Correlation-Id, or whether the id was
+    # used before. Every other rule's findings follow from the request's content alone (see
+    # tkw.validation.engine.content_findings), so requests with the same content may share them.
+    transaction: bool = False
 
     def applies_to(self, operation: Operation) -> bool:
         return operation in self.operations
@@ -43,10 +47,15 @@ class RuleSet:
         self.rules: list[Rule] = []
 
     def rule(
-        self, rule_id: str, summary: str, operations: Iterable[Operation] = BARS_OPERATIONS
+        self,
+        rule_id: str,
+        summary: str,
+        operations: Iterable[Operation] = BARS_OPERATIONS,
+        *,
+        transaction: bool = False,
     ) -> Callable[[RuleFunction], RuleFunction]:
         def register(check: RuleFunction) -> RuleFunction:
-            self.rules.append(Rule(rule_id, self.category, summary, frozenset(operations), check))
+            self.rules.append(Rule(rule_id, self.category, summary, frozenset(operations), check, transaction))
             return check
 
         return register
