@@ -23,6 +23,7 @@ JTI_RETENTION_SECONDS = 24 * 3600
 BARS_SCOPE = "urn:nhsd:apim:app:level3:booking-and-referral"
 
 
+
 class AssertionCheck(BaseModel):
     """One check made on a token request, for the sender's report.
 
