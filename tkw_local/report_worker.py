@@ -217,6 +217,12 @@ def run_worker(conn: Connection, template_path: str, host_aws: bool) -> None:
             batch[report_id] = message
         stored, abandoned = _produce(function, batch)
         conn.send(("done", stored, abandoned))
+        # What outlives a batch is mostly the embedded AWS's state, which only grows: out of the
+        # collector's way, or every full collection walks all of it (a cost per report that grows
+        # with the reports stored). The young generations are collected first, so only cyclic
+        # garbage that had already aged into the old generation stays.
+        gc.collect(1)
+        gc.freeze()
 
 
 def _produce(function: Any, batch: dict[str, str]) -> tuple[list[str], list[str]]:

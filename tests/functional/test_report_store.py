@@ -349,7 +349,7 @@ def test_a_record_too_large_for_an_item_goes_to_s3_and_reads_back() -> None:
     by_id = boto3.client("dynamodb").get_item(
         TableName=TABLE, Key={"pk": {"S": f"REPORT#A1001#{large.id}"}, "sk": {"S": "REPORT"}}
     )["Item"]
-    assert "record" not in by_id and by_id["s3_key"]["S"] == json_key
+    assert "record" not in by_id and by_id["in_s3"]["SS"] == ["json"]
 
     assert store.get("A1001", large.id, NOW) == large
     assert store.get("A1001", small.id, NOW) == small

@@ -7,13 +7,15 @@ worker's path unless a record is too large for an item.
 DynamoDB (the one table; ``expires_at`` is the TTL attribute, and every read also treats
 ``expires_at <= now`` as gone because TTL deletion is lazy):
 
-* listing: ``pk=REPORTS#{ods}``, ``sk={UTC time}#{id}`` with report_id, what listings filter on
-  (verdict, correlation_id, direction when outbound) and ``summary``, the listing's JSON
-  (:class:`~tkw.reports.store.ReportSummary`; older items have one attribute per field);
+* listing: ``pk=REPORTS#{ods}``, ``sk={UTC time}#{id}`` with what listings filter on (verdict,
+  correlation_id, direction when outbound) and ``summary``, the listing's JSON
+  (:class:`~tkw.reports.store.ReportSummary`; older items have report_id and one attribute per field);
 * lookup by id: ``pk=REPORT#{ods}#{id}``, ``sk=REPORT`` (scoped to the ODS code, so another
-  organisation's id is simply not found) with ``record``, the record's JSON zlib-compressed (Binary),
-  when that is at most 300 KB (an item holds 400 KB); ``s3_key``/``html_key``, where its objects
-  are or will be; ``in_s3``, the formats already in S3 (a String Set);
+  organisation's id is simply not found) with ``time`` (the day of its S3 keys), ``record``, the
+  record's JSON zlib-compressed (Binary), when that is at most 300 KB (an item holds 400 KB);
+  ``in_s3``, the formats already in S3 (a String Set). Older items also name their S3 keys
+  (``s3_key``/``html_key``). Items carry nothing that can be derived: moto's cost per item (every
+  report written locally) grows with its attributes;
 * duplicate X-Request-Id: ``pk=REQID#{ods}``, ``sk={x-request-id}`` with the claiming report id.
 
 S3 (the private reports bucket), objects made on demand:
@@ -222,16 +224,19 @@ class S3ReportStore:
                 failed.append(record.id)
         stored = {record.id for record, _ in packed}
         items: dict[tuple[str, str], dict[str, Any]] = {}  # one write per key: a batch may not repeat one
+        owners: dict[tuple[str, str], str] = {}  # whose report each item is
         for record, in_item in packed:
             for item in self._index_items(record, in_item):
-                items[(item["pk"]["S"], item["sk"]["S"])] = item
+                items[_key_of(item)] = item
+                owners[_key_of(item)] = record.id
         for claim in sorted(claims, key=lambda c: c.received):  # the latest claim on a key holds it
             if claim.request_id and claim.report_id in stored:
                 item = _claim_item(claim)
-                items[(item["pk"]["S"], item["sk"]["S"])] = item
+                items[_key_of(item)] = item
+                owners[_key_of(item)] = claim.report_id
         writes = list(items.values())
         for start in range(0, len(writes), MAX_BATCH_WRITE):
-            failed += self._write_items(writes[start : start + MAX_BATCH_WRITE])
+            failed += [owners[key] for key in self._write_items(writes[start : start + MAX_BATCH_WRITE])]
         return list(dict.fromkeys(failed))
 
     def _put_record(self, large: tuple[ReportRecord, bytes]) -> Exception | None:
@@ -243,7 +248,8 @@ class S3ReportStore:
             return err
         return None
 
-    def _write_items(self, items: list[dict[str, Any]]) -> list[str]:
+    def _write_items(self, items: list[dict[str, Any]]) -> list[tuple[str, str]]:
+        """Write the items (one BatchWriteItem, unprocessed ones retried); the keys not written."""
         pending = [{"PutRequest": {"Item": item}} for item in items]
         for attempt in range(5):
             try:
@@ -255,7 +261,7 @@ class S3ReportStore:
             if not pending:
                 return []
             time.sleep(0.05 * 2**attempt)
-        return [r["PutRequest"]["Item"]["report_id"]["S"] for r in pending]
+        return [_key_of(r["PutRequest"]["Item"]) for r in pending]
 
     def _batch_get(self, keys: Sequence[tuple[str, str]], projection: str | None = None) -> list[dict[str, Any]]:
         """The items of ``keys`` that exist, 100 keys a BatchGetItem; unprocessed keys retried."""
@@ -280,8 +286,6 @@ class S3ReportStore:
     def _index_items(self, record: ReportRecord, compressed: bytes | None) -> list[dict[str, Any]]:
         """The listing item and the id item; the id item holds ``compressed`` (None: the JSON is in S3)."""
         ods = record.organisation
-        json_key = report_key(ods, record.id, record.time, "json")
-        html_key = report_key(ods, record.id, record.time, "html")
         expires_at = math.floor(record.time.timestamp()) + self.retention_seconds
         summary = summary_of(record)
         # What a listing filters on stays in attributes; the rest of the summary is one JSON
@@ -289,7 +293,6 @@ class S3ReportStore:
         list_item: dict[str, Any] = {
             "pk": _s(LIST_PK.format(ods=ods)),
             "sk": _s(f"{summary.time}#{record.id}"),
-            "report_id": _s(record.id),
             "verdict": _s(record.verdict),
             "summary": _s(summary.model_dump_json(exclude_defaults=True)),
             "expires_at": _n(expires_at),
@@ -301,10 +304,7 @@ class S3ReportStore:
         id_item: dict[str, Any] = {
             "pk": _s(ID_PK.format(ods=ods, id=record.id)),
             "sk": _s(ID_SK),
-            "report_id": _s(record.id),
             "time": _s(summary.time),
-            "s3_key": _s(json_key),
-            "html_key": _s(html_key),
             "expires_at": _n(expires_at),
         }
         if compressed is not None:
@@ -377,7 +377,7 @@ class S3ReportStore:
         item = self._item(ods, report_id, now)
         if item is None:
             return None
-        key = item["s3_key" if fmt == "json" else "html_key"]["S"]
+        key = _object_key(ods, report_id, item, fmt)
         in_s3 = set(item.get("in_s3", {}).get("SS", ()))
         # Items without a record (too large, or written before records lived in items) had their
         # JSON written to S3 with them.
@@ -428,7 +428,7 @@ class S3ReportStore:
         item: dict[str, Any] | None = self.dynamodb.get_item(
             TableName=self.table_name, Key={"pk": _s(ID_PK.format(ods=ods, id=report_id)), "sk": _s(ID_SK)}
         ).get("Item")
-        return item if item is not None and _live(item, now) and "s3_key" in item and "html_key" in item else None
+        return item if item is not None and _live(item, now) and ("time" in item or "s3_key" in item) else None
 
     def _record_of(self, ods: str, item: dict[str, Any]) -> ReportRecord | None:
         """The record an id item holds, or reads from S3 (None: expired there already)."""
@@ -438,7 +438,8 @@ class S3ReportStore:
             from botocore.exceptions import ClientError
 
             try:
-                body = self.s3.get_object(Bucket=self.bucket, Key=item["s3_key"]["S"])["Body"].read()
+                key = _object_key(ods, _report_id_of(item), item, "json")
+                body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
             except ClientError as err:
                 # Expired by the bucket's lifecycle before its index item. Without s3:ListBucket a
                 # missing key answers AccessDenied rather than NoSuchKey.
@@ -480,6 +481,21 @@ class S3ReportStore:
             ExpiresIn=self.link_expiry_seconds,
         )
         return url
+
+
+def _key_of(item: dict[str, Any]) -> tuple[str, str]:
+    return item["pk"]["S"], item["sk"]["S"]
+
+
+def _report_id_of(id_item: dict[str, Any]) -> str:
+    """The report id of a lookup item (``pk=REPORT#{ods}#{id}``)."""
+    return str(id_item["pk"]["S"]).rpartition("#")[2]
+
+
+def _object_key(ods: str, report_id: str, id_item: dict[str, Any], fmt: ReportFormat) -> str:
+    """Where a report's JSON or HTML object is (or will be) in S3: named by older items, else by its day."""
+    named = id_item.get("s3_key" if fmt == "json" else "html_key")
+    return str(named["S"]) if named else report_key(ods, report_id, id_item["time"]["S"], fmt)
 
 
 def _claim_item(claim: RequestIdClaim) -> dict[str, Any]:

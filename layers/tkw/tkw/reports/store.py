@@ -186,9 +186,9 @@ def time_key(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def report_key(ods: str, report_id: str, moment: datetime, fmt: ReportFormat) -> str:
-    """reports/{ods}/{yyyy}/{mm}/{dd}/{id}.json|.html"""
-    day = time_key(moment)
+def report_key(ods: str, report_id: str, moment: datetime | str, fmt: ReportFormat) -> str:
+    """reports/{ods}/{yyyy}/{mm}/{dd}/{id}.json|.html (``moment`` a time, or its :func:`time_key`)"""
+    day = moment if isinstance(moment, str) else time_key(moment)
     return f"reports/{ods}/{day[0:4]}/{day[5:7]}/{day[8:10]}/{report_id}.{fmt}"
 
 
