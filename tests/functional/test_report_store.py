@@ -30,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "unit" / "report
 from reports_support import BUCKET, REGION, TABLE, booking_report, create_resources
 
 from tkw.adapters.report_store import S3ReportStore
-from tkw.reports import ReportQuery, ReportRecord, ReportStore, save_report
+from tkw.reports import ReportQuery, ReportRecord, ReportStore, new_report_id, save_report
 from tkw.reports.memory import InMemoryReportStore
 from tkw.reports.store import InvalidPageToken, RequestIdClaim
 
@@ -86,6 +86,12 @@ def large_report(**kwargs: Any) -> ReportRecord:
     bundle["entry"][2]["resource"]["text"] = {"status": "generated", "div": f"<div>{scan}</div>"}
     exchange = record.exchange.model_copy(update={"request_body": json.dumps(bundle)})
     return record.model_copy(update={"exchange": exchange})
+
+
+def timed_report(at: datetime, **kwargs: Any) -> ReportRecord:
+    """A report as the report worker makes it: its id (a UUIDv7) issued when its request arrived."""
+    record = booking_report(time=at, **kwargs)
+    return record.model_copy(update={"id": new_report_id(at.timestamp())})
 
 
 def s3_keys(bucket: str = BUCKET) -> set[str]:
@@ -233,7 +239,84 @@ def test_package_zips_html_json_and_an_index(store: ReportStore) -> None:
     assert package.expires_in == 900
 
 
+def test_reports_whose_ids_carry_their_time_list_page_and_read_like_any_other(store: ReportStore) -> None:
+    older = saved(store, time=DAY)  # an id that does not carry its time
+    timed = [timed_report(DAY + timedelta(seconds=10 + i), broken=(i == 1)) for i in range(5)]
+    for record in timed:
+        save_report(store, record)
+    newest_first = [r.id for r in reversed([older, *timed])]
+    assert [r.id for r in store.list_reports("A1001", ReportQuery(), NOW).reports] == newest_first
+    seen: list[str] = []
+    query = ReportQuery(limit=2)
+    while True:
+        page = store.list_reports("A1001", query, NOW)
+        seen += [r.id for r in page.reports]
+        if not page.next_page_token:
+            break
+        query = query.model_copy(update={"page_token": page.next_page_token})
+    assert seen == newest_first
+    failed = store.list_reports("A1001", ReportQuery(verdict="fail"), NOW).reports
+    assert [r.id for r in failed] == [timed[1].id]
+    for record in timed:
+        assert store.get("A1001", record.id, NOW) == record
+        assert store.get("B2002", record.id, NOW) is None
+        assert store.link("A1001", record.id, "html", NOW) is not None
+    package = store.package("A1001", [timed[0].id, older.id, timed[4].id], NOW)
+    assert package is not None and package.report_ids == [timed[4].id, timed[0].id, older.id]
+
+
+def test_since_and_until_are_exact_within_a_millisecond(store: ReportStore) -> None:
+    at = DAY + timedelta(microseconds=123_400)
+    first, second = timed_report(at), timed_report(at + timedelta(microseconds=300))
+    for record in (first, second):
+        save_report(store, record)
+
+    def listed(**bounds: datetime) -> set[str]:
+        return {r.id for r in store.list_reports("A1001", ReportQuery(**bounds), NOW).reports}
+
+    assert listed(since=at) == listed(until=at + timedelta(microseconds=300)) == {first.id, second.id}
+    assert listed(since=at + timedelta(microseconds=1)) == {second.id}
+    assert listed(until=at + timedelta(microseconds=299)) == {first.id}
+    assert listed(since=at + timedelta(microseconds=301)) == set()
+    assert listed(until=at - timedelta(microseconds=1)) == set()
+
+
 # -- the S3 + DynamoDB adapter specifically -----------------------------------------------------
+
+
+@pytest.mark.usefixtures("mocked")
+def test_a_report_whose_id_carries_its_time_is_one_item() -> None:
+    store = S3ReportStore(TABLE, BUCKET)
+    at = DAY + timedelta(microseconds=123_456)
+    record = timed_report(at)
+    assert store.save_all([record]) == []
+    items = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
+    (item,) = items  # no lookup item: the id finds its listing item
+    assert (item["pk"]["S"], item["sk"]["S"]) == ("REPORTS#A1001", f"2026-01-31T09:30:00.123000Z#{record.id}")
+    assert ReportRecord.from_json(zlib.decompress(item["record"]["B"])) == record
+    assert json.loads(item["summary"]["S"])["time"] == "2026-01-31T09:30:00.123456Z"
+    assert int(item["expires_at"]["N"]) == int(at.timestamp()) + 30 * 86400
+    assert store.get("A1001", record.id, NOW) == record
+
+    json_key, html_key = (f"reports/A1001/2026/01/31/{record.id}.{fmt}" for fmt in ("json", "html"))
+    assert store.link("A1001", record.id, "json", NOW) is not None
+    assert store.link("A1001", record.id, "html", NOW) is not None
+    assert s3_keys() == {json_key, html_key}
+    (item,) = boto3.client("dynamodb").scan(TableName=TABLE)["Items"]
+    assert set(item["in_s3"]["SS"]) == {"json", "html"}
+    listed = store.list_reports("A1001", ReportQuery(), NOW).reports
+    assert [r.id for r in listed] == [record.id] and listed[0].time == "2026-01-31T09:30:00.123456Z"
+
+    later = at.timestamp() + 31 * 86400
+    assert store.get("A1001", record.id, later) is None
+    assert store.list_reports("A1001", ReportQuery(), later).reports == []
+
+    large = large_report(time=at + timedelta(seconds=1)).model_copy(
+        update={"id": new_report_id(at.timestamp() + 1)}
+    )
+    assert store.save_all([large]) == []
+    assert f"reports/A1001/2026/01/31/{large.id}.json" in s3_keys()
+    assert store.get("A1001", large.id, NOW) == large
 
 
 @pytest.mark.usefixtures("mocked")

@@ -2,7 +2,8 @@
 
 A report is stored with DynamoDB BatchWriteItem calls only (25 items a call, the batch's duplicate
 X-Request-Id claims in the same calls): no S3 call and no conditional write on the report
-worker's path unless a record is too large for an item.
+worker's path unless a record is too large for an item. Locally every item costs the report
+worker moto's work (more with each attribute), so a report is one item wherever it can be.
 
 DynamoDB (the one table; ``expires_at`` is the TTL attribute, and every read also treats
 ``expires_at <= now`` as gone because TTL deletion is lazy):
@@ -10,12 +11,15 @@ DynamoDB (the one table; ``expires_at`` is the TTL attribute, and every read als
 * listing: ``pk=REPORTS#{ods}``, ``sk={UTC time}#{id}`` with what listings filter on (verdict,
   correlation_id, direction when outbound) and ``summary``, the listing's JSON
   (:class:`~tkw.reports.store.ReportSummary`; older items have report_id and one attribute per field);
-* lookup by id: ``pk=REPORT#{ods}#{id}``, ``sk=REPORT`` (scoped to the ODS code, so another
-  organisation's id is simply not found) with ``time`` (the day of its S3 keys), ``record``, the
-  record's JSON zlib-compressed (Binary), when that is at most 300 KB (an item holds 400 KB);
-  ``in_s3``, the formats already in S3 (a String Set). Older items also name their S3 keys
-  (``s3_key``/``html_key``). Items carry nothing that can be derived: moto's cost per item (every
-  report written locally) grows with its attributes;
+* a report whose id carries its time (a UUIDv7 issued when its request arrived: every report the
+  request path hands over) keeps its record in its listing item, whose ``sk`` is then
+  ``{the id's millisecond}#{id}``: the id alone finds it (scoped to the ODS code, so another
+  organisation's id is simply not found). The item holds ``record``, the record's JSON
+  zlib-compressed (Binary), when that is at most 300 KB (an item holds 400 KB), and ``in_s3``, the
+  formats already in S3 (a String Set);
+* any other report (and every report stored before) has a lookup item ``pk=REPORT#{ods}#{id}``,
+  ``sk=REPORT`` besides its listing item, with ``time`` (the day of its S3 keys), ``record`` and
+  ``in_s3`` as above; older ones name their S3 keys (``s3_key``/``html_key``) instead of ``time``;
 * duplicate X-Request-Id: ``pk=REQID#{ods}``, ``sk={x-request-id}`` with the claiming report id.
 
 S3 (the private reports bucket), objects made on demand:
@@ -47,6 +51,7 @@ from functools import lru_cache
 from typing import Any, Literal
 
 from tkw.reports.html import render_report
+from tkw.reports.job import issued_at
 from tkw.reports.model import ReportRecord
 from tkw.reports.package import build_zip
 from tkw.reports.store import (
@@ -65,6 +70,7 @@ from tkw.reports.store import (
     reused_request_ids,
     summary_of,
     time_bounds,
+    time_key,
     zip_key,
 )
 from tkw.settings import DEFAULT_REPORT_RETENTION_DAYS, Settings
@@ -96,6 +102,20 @@ _SUMMARY_ATTRIBUTES = (
     "request_id",
     "direction",
     "trigger_report_id",
+)
+# What a listing reads of its items (the summary, or the attributes of the items written before).
+_LISTED_ATTRIBUTES = (
+    "pk",
+    "sk",
+    "summary",
+    "report_id",
+    "time",
+    "organisation",
+    "verdict",
+    "errors",
+    "warnings",
+    "status",
+    *_SUMMARY_ATTRIBUTES,
 )
 
 
@@ -284,15 +304,20 @@ class S3ReportStore:
         return found
 
     def _index_items(self, record: ReportRecord, compressed: bytes | None) -> list[dict[str, Any]]:
-        """The listing item and the id item; the id item holds ``compressed`` (None: the JSON is in S3)."""
+        """The listing item holding ``compressed`` (None: the JSON is in S3) when the id finds it,
+        else the listing item and the lookup item holding it."""
         ods = record.organisation
         expires_at = math.floor(record.time.timestamp()) + self.retention_seconds
         summary = summary_of(record)
+        by_id = _listing_sort_key(record.id)
+        # The id's millisecond is the record's: the listing item is found by the id (and sorts
+        # within that millisecond by id; listings compare the summary's exact time).
+        one_item = by_id is not None and by_id[:23] == summary.time[:23]
         # What a listing filters on stays in attributes; the rest of the summary is one JSON
         # attribute (an item's write cost grows with its number of attributes).
         list_item: dict[str, Any] = {
             "pk": _s(LIST_PK.format(ods=ods)),
-            "sk": _s(f"{summary.time}#{record.id}"),
+            "sk": _s(by_id if one_item and by_id is not None else f"{summary.time}#{record.id}"),
             "verdict": _s(record.verdict),
             "summary": _s(summary.model_dump_json(exclude_defaults=True)),
             "expires_at": _n(expires_at),
@@ -301,17 +326,15 @@ class S3ReportStore:
             list_item["correlation_id"] = _s(summary.correlation_id)
         if summary.direction != "inbound":
             list_item["direction"] = _s(summary.direction)
+        if one_item:
+            return [_holding(list_item, compressed)]
         id_item: dict[str, Any] = {
             "pk": _s(ID_PK.format(ods=ods, id=record.id)),
             "sk": _s(ID_SK),
             "time": _s(summary.time),
             "expires_at": _n(expires_at),
         }
-        if compressed is not None:
-            id_item["record"] = {"B": compressed}
-        else:
-            id_item["in_s3"] = {"SS": ["json"]}
-        return [list_item, id_item]
+        return [list_item, _holding(id_item, compressed)]
 
     def list_reports(self, ods: str, query: ReportQuery, now: float) -> ReportPage:
         check_key_part(ods, "organisation")
@@ -338,15 +361,17 @@ class S3ReportStore:
             filters.append(f"({absent}#direction = :direction)")
             names["#direction"] = "direction"
             values[":direction"] = _s(query.direction)
+        # A listing reads summaries, never the records some listing items hold.
+        projected = {f"#p{i}": name for i, name in enumerate(_LISTED_ATTRIBUTES)}
         request: dict[str, Any] = {
             "TableName": self.table_name,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
             "FilterExpression": " AND ".join(filters),
+            "ProjectionExpression": ", ".join(projected),
+            "ExpressionAttributeNames": names | projected,
             "ExpressionAttributeValues": values,
             "ScanIndexForward": False,  # newest first
         }
-        if names:
-            request["ExpressionAttributeNames"] = names
         start_key = {"pk": values[":pk"], "sk": _s(after)} if after else None
         reports: list[ReportSummary] = []
         last_sort_key: str | None = None
@@ -377,7 +402,7 @@ class S3ReportStore:
         item = self._item(ods, report_id, now)
         if item is None:
             return None
-        key = _object_key(ods, report_id, item, fmt)
+        key = _object_key(ods, item, fmt)
         in_s3 = set(item.get("in_s3", {}).get("SS", ()))
         # Items without a record (too large, or written before records lived in items) had their
         # JSON written to S3 with them.
@@ -390,14 +415,14 @@ class S3ReportStore:
                     return None
                 data = render_report(record).encode()
             self._put(key, data, fmt)
-            self._note_in_s3(ods, report_id, fmt)
+            self._note_in_s3(item, fmt)
         return self._presign(key, _CONTENT_TYPES[fmt], f"tkw-report-{report_id}.{fmt}")
 
     def package(self, ods: str, report_ids: Sequence[str], now: float) -> ZipPackage | None:
         check_key_part(ods, "organisation")
         wanted = list(dict.fromkeys(report_ids))[:MAX_ZIP_REPORTS]
-        keys = [(ID_PK.format(ods=ods, id=i), ID_SK) for i in wanted if _is_key_part(i)]
-        items = [i for i in self._batch_get(keys) if _live(i, now)]
+        keys = [key for i in wanted if _is_key_part(i) for key in _keys_of(ods, i)]
+        items = [i for i in self._batch_get(keys) if _live(i, now) and _holds_report(i)]
         in_items = [self._record_of(ods, i) for i in items if "record" in i]
         in_s3 = list(_pool().map(lambda i: self._record_of(ods, i), [i for i in items if "record" not in i]))
         records = [r for r in in_items + in_s3 if r is not None]
@@ -421,14 +446,17 @@ class S3ReportStore:
     # -- internals ------------------------------------------------------------------------------
 
     def _item(self, ods: str, report_id: str, now: float) -> dict[str, Any] | None:
-        """The live id item of the report, or None."""
+        """The live item holding the report (its listing item, else its lookup item), or None."""
         check_key_part(ods, "organisation")
         if not _is_key_part(report_id):
             return None  # no report can have such an id
-        item: dict[str, Any] | None = self.dynamodb.get_item(
-            TableName=self.table_name, Key={"pk": _s(ID_PK.format(ods=ods, id=report_id)), "sk": _s(ID_SK)}
-        ).get("Item")
-        return item if item is not None and _live(item, now) and ("time" in item or "s3_key" in item) else None
+        for pk, sk in _keys_of(ods, report_id):
+            item: dict[str, Any] | None = self.dynamodb.get_item(
+                TableName=self.table_name, Key={"pk": _s(pk), "sk": _s(sk)}
+            ).get("Item")
+            if item is not None and _holds_report(item):
+                return item if _live(item, now) else None
+        return None
 
     def _record_of(self, ods: str, item: dict[str, Any]) -> ReportRecord | None:
         """The record an id item holds, or reads from S3 (None: expired there already)."""
@@ -438,7 +466,7 @@ class S3ReportStore:
             from botocore.exceptions import ClientError
 
             try:
-                key = _object_key(ods, _report_id_of(item), item, "json")
+                key = _object_key(ods, item, "json")
                 body = self.s3.get_object(Bucket=self.bucket, Key=key)["Body"].read()
             except ClientError as err:
                 # Expired by the bucket's lifecycle before its index item. Without s3:ListBucket a
@@ -449,12 +477,12 @@ class S3ReportStore:
         record = ReportRecord.from_json(body)
         return record if record.organisation == ods else None
 
-    def _note_in_s3(self, ods: str, report_id: str, fmt: ReportFormat) -> None:
+    def _note_in_s3(self, item: dict[str, Any], fmt: ReportFormat) -> None:
         client = self.dynamodb
         with contextlib.suppress(client.exceptions.ConditionalCheckFailedException):
             client.update_item(
                 TableName=self.table_name,
-                Key={"pk": _s(ID_PK.format(ods=ods, id=report_id)), "sk": _s(ID_SK)},
+                Key={"pk": item["pk"], "sk": item["sk"]},
                 UpdateExpression="ADD in_s3 :fmt",
                 ConditionExpression="attribute_exists(pk)",  # never recreate an item TTL just deleted
                 ExpressionAttributeValues={":fmt": {"SS": [fmt]}},
@@ -487,15 +515,45 @@ def _key_of(item: dict[str, Any]) -> tuple[str, str]:
     return item["pk"]["S"], item["sk"]["S"]
 
 
-def _report_id_of(id_item: dict[str, Any]) -> str:
-    """The report id of a lookup item (``pk=REPORT#{ods}#{id}``)."""
-    return str(id_item["pk"]["S"]).rpartition("#")[2]
+def _listing_sort_key(report_id: str) -> str | None:
+    """``{the id's millisecond}#{id}`` for an id that carries its issue time (a UUIDv7), else None."""
+    issued = issued_at(report_id)
+    if issued is None:
+        return None
+    millis = round(issued * 1000)
+    moment = datetime.fromtimestamp(millis // 1000, UTC).replace(microsecond=millis % 1000 * 1000)
+    return f"{time_key(moment)}#{report_id}"
 
 
-def _object_key(ods: str, report_id: str, id_item: dict[str, Any], fmt: ReportFormat) -> str:
+def _keys_of(ods: str, report_id: str) -> list[tuple[str, str]]:
+    """Where a report may be held: its listing item (an id that carries its time), its lookup item."""
+    by_id = _listing_sort_key(report_id)
+    lookup = (ID_PK.format(ods=ods, id=report_id), ID_SK)
+    return [(LIST_PK.format(ods=ods), by_id), lookup] if by_id is not None else [lookup]
+
+
+def _holding(item: dict[str, Any], compressed: bytes | None) -> dict[str, Any]:
+    """``item`` holding the record (None: its JSON is in S3 already)."""
+    if compressed is not None:
+        return item | {"record": {"B": compressed}}
+    return item | {"in_s3": {"SS": ["json"]}}
+
+
+def _holds_report(item: dict[str, Any]) -> bool:
+    """A lookup item, or a listing item that holds its record (listing items written before do not)."""
+    return "record" in item or "in_s3" in item or "s3_key" in item
+
+
+def _object_key(ods: str, item: dict[str, Any], fmt: ReportFormat) -> str:
     """Where a report's JSON or HTML object is (or will be) in S3: named by older items, else by its day."""
-    named = id_item.get("s3_key" if fmt == "json" else "html_key")
-    return str(named["S"]) if named else report_key(ods, report_id, id_item["time"]["S"], fmt)
+    named = item.get("s3_key" if fmt == "json" else "html_key")
+    if named:
+        return str(named["S"])
+    if item["pk"]["S"].startswith(LIST_PK.format(ods="")):  # REPORTS#{ods}, sk={time}#{id}
+        day, _, report_id = item["sk"]["S"].partition("#")
+    else:  # REPORT#{ods}#{id}
+        day, report_id = item["time"]["S"], item["pk"]["S"].rpartition("#")[2]
+    return report_key(ods, report_id, day, fmt)
 
 
 def _claim_item(claim: RequestIdClaim) -> dict[str, Any]:

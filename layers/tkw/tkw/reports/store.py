@@ -203,7 +203,12 @@ def summary_of(record: ReportRecord) -> ReportSummary:
 
 
 def matches(summary: ReportSummary, query: ReportQuery) -> bool:
-    """The filters a store may not be able to push down (verdict, correlation id, direction)."""
+    """The filters a store may not be able to push down (verdict, correlation id, direction), and
+    the exact ``since``/``until`` (sort keys may carry a report's time to the millisecond only)."""
+    if query.since is not None and summary.time < time_key(query.since):
+        return False
+    if query.until is not None and summary.time > time_key(query.until):
+        return False
     if query.verdict is not None and summary.verdict != query.verdict:
         return False
     if query.direction is not None and summary.direction != query.direction:
@@ -212,8 +217,9 @@ def matches(summary: ReportSummary, query: ReportQuery) -> bool:
 
 
 def time_bounds(query: ReportQuery) -> tuple[str, str]:
-    """Inclusive sort-key bounds for ``since``/``until`` (keys are ``{time_key}#{id}``)."""
-    low = time_key(query.since) if query.since else "0000"
+    """Inclusive sort-key bounds for ``since``/``until`` (keys are ``{time_key}#{id}``, the time
+    exact or cut to its millisecond: from the start of ``since``'s millisecond; :func:`matches` is exact)."""
+    low = time_key(query.since)[:23] if query.since else "0000"
     high = time_key(query.until) + "#~" if query.until else "9999~"
     return low, high
 
