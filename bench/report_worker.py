@@ -8,14 +8,16 @@ through the booking handler, which hands its report jobs over; the jobs then go,
 batches of up to 100, through ``ReportWorkerFunction`` against in-process moto (DynamoDB serialised
 as the local runner does it).
 
-``python bench/report_worker.py [N] [--profile]``: N reports (default 2,000); ``--profile`` prints
-the functions taking the most time (cProfile, cumulative).
+``python bench/report_worker.py [N] [--profile] [--json]``: N reports (default 2,000); ``--profile``
+prints the functions taking the most time (cProfile); ``--json`` prints the figures as JSON (``make
+bench`` runs it so, in a fresh interpreter). Compare CPU ms a report on a shared machine.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import sys
 import time
@@ -164,6 +166,9 @@ def _check(result: dict[str, Any]) -> None:
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     figures = measure(int(args[0]) if args else 2000, profile="--profile" in sys.argv)
+    if "--json" in sys.argv:  # for bench/run.py
+        print(json.dumps(figures))
+        raise SystemExit(0)
     print(
         f"report worker, booking reports: {figures['reports_per_s']:,.0f} reports/s, "
         f"{figures['ms_per_report']:.2f} ms a report ({figures['cpu_ms_per_report']:.2f} ms CPU; "

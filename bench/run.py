@@ -888,6 +888,20 @@ def receiver_suite() -> dict[str, Any]:
         return summary
 
 
+def report_worker(reports: int) -> dict[str, Any]:
+    """The report worker function alone on booking report jobs, in a fresh interpreter
+    (``bench/report_worker.py``): with reports on, booking throughput is bound by it."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "report_worker.py"), str(reports), "--json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **LAMBDA_ENV},
+    )
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
 def layer_size() -> dict[str, Any]:
     sam = ROOT / ".venv-sam" / "bin" / "sam"
     if not sam.exists():
@@ -999,6 +1013,7 @@ def main() -> int:
         "http": http_figures,
         "cold_import_ms": lambda: cold_imports(3 if QUICK else 10),
         "warm_in_process": lambda: warm_latency(100 if QUICK else 1000),
+        "report_worker": lambda: report_worker(1000 if QUICK else 3000),
         "receiver_suite": receiver_suite,
         "layer": layer_size,
         "profile_validation": lambda: profile_validation(20 if QUICK else 200),
@@ -1145,6 +1160,15 @@ def print_table(r: dict[str, Any]) -> None:
     for name, lat in r["warm_in_process"].items():
         rows.append((f"  {name}", f"{lat['p50_ms']:.2f} / {lat['p99_ms']:.2f} ms", "information", ""))
     rows.append(("Other", "", "", ""))
+    rw = r["report_worker"]
+    rows.append(
+        (
+            f"  report worker alone, booking reports in batches of {rw['batch_size']} (in process, moto)",
+            f"{rw['reports_per_s']:.0f}/s; {rw['ms_per_report']:.2f} ms a report, {rw['cpu_ms_per_report']:.2f} CPU",
+            "information",
+            "",
+        )
+    )
     rs = r["receiver_suite"]
     rows.append(
         (

@@ -311,9 +311,7 @@ def test_a_report_whose_id_carries_its_time_is_one_item() -> None:
     assert store.get("A1001", record.id, later) is None
     assert store.list_reports("A1001", ReportQuery(), later).reports == []
 
-    large = large_report(time=at + timedelta(seconds=1)).model_copy(
-        update={"id": new_report_id(at.timestamp() + 1)}
-    )
+    large = large_report(time=at + timedelta(seconds=1)).model_copy(update={"id": new_report_id(at.timestamp() + 1)})
     assert store.save_all([large]) == []
     assert f"reports/A1001/2026/01/31/{large.id}.json" in s3_keys()
     assert store.get("A1001", large.id, NOW) == large
