@@ -27,21 +27,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "tkw"), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "tkw"), str(ROOT / "tests"), str(ROOT / "bench")]
+
+from run import LAMBDA_ENV  # noqa: E402 - bench/run.py: the environment the functions run with
 
 BASE = "/booking-and-referral/FHIR/R4"
 WORKER_FUNCTION = "ReportWorkerFunction"
 BATCH_SIZE = 100  # as the local runner's worker and the template's SQS event source
-LAMBDA_ENV = {
-    "POWERTOOLS_SERVICE_NAME": "tkw-emulator",
-    "POWERTOOLS_METRICS_NAMESPACE": "TkwEmulator",
-    "POWERTOOLS_TRACE_DISABLED": "true",
-    "POWERTOOLS_METRICS_DISABLED": "true",
-    "POWERTOOLS_LOG_LEVEL": "WARNING",
-    "AWS_DEFAULT_REGION": "eu-west-2",
-    "AWS_ACCESS_KEY_ID": "testing",
-    "AWS_SECRET_ACCESS_KEY": "testing",
-}
 
 
 class CollectingHandoff:

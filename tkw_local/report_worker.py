@@ -51,6 +51,8 @@ DEFAULT_BACKLOG = 1000
 MAX_RESTARTS = 5
 # How long the worker gathers jobs into a batch (a report is readable this much later, at most).
 GATHER_SECONDS = 0.1
+# The worker's full garbage collections: one every this many batches (see run_worker).
+FULL_COLLECTION_BATCHES = 200
 
 
 class WorkerProcessHandoff:
@@ -205,6 +207,7 @@ def run_worker(conn: Connection, template_path: str, host_aws: bool) -> None:
     # a thread's own priority; elsewhere the whole process's, which is the same when not hosting).
     with contextlib.suppress(OSError, AttributeError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id() if host_aws else 0, 10)
+    batches = 0
     while True:
         batch = dict([inbox.get()])
         # Gather for a moment: each batch costs a few storage calls whatever its size.
@@ -219,9 +222,15 @@ def run_worker(conn: Connection, template_path: str, host_aws: bool) -> None:
         conn.send(("done", stored, abandoned))
         # What outlives a batch is mostly the embedded AWS's state, which only grows: out of the
         # collector's way, or every full collection walks all of it (a cost per report that grows
-        # with the reports stored). The young generations are collected first, so only cyclic
-        # garbage that had already aged into the old generation stays.
-        gc.collect(1)
+        # with the reports stored). The young generations are collected first; the cyclic garbage
+        # that had aged into the old one (a few dozen objects a batch) goes in a full collection
+        # every FULL_COLLECTION_BATCHES batches.
+        batches += 1
+        if batches % FULL_COLLECTION_BATCHES == 0:
+            gc.unfreeze()
+            gc.collect()
+        else:
+            gc.collect(1)
         gc.freeze()
 
 
