@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,7 +36,7 @@ from tkw_local.backend import Resolver
 @pytest.fixture
 def outbound(aws: Resolver) -> OutboundServices:
     services = get_outbound_services()
-    services.settings = services.settings.model_copy(update={"allow_private_receivers": True})
+    services.settings = replace(services.settings, allow_private_receivers=True)
     return services
 
 
@@ -86,7 +87,7 @@ def test_a_step_is_sent_once_and_queues_the_next(
     aws: Resolver, outbound: OutboundServices, receiver: RunningStub
 ) -> None:
     outbound.endpoints.put(endpoint("A1", "default", receiver.url()))
-    outbound.settings = outbound.settings.model_copy(update={"response_follow_up_seconds": 0})
+    outbound.settings = replace(outbound.settings, response_follow_up_seconds=0)
     step = SendStep(
         trigger_id=str(uuid.uuid4()),
         organisation="A1",
@@ -123,7 +124,7 @@ def sentinel_step(ods: str) -> SendStep:
 def test_responses_beyond_the_organisations_hourly_budget_are_not_sent(
     outbound: OutboundServices, receiver: RunningStub
 ) -> None:
-    outbound.settings = outbound.settings.model_copy(update={"async_responses_per_hour": 2})
+    outbound.settings = replace(outbound.settings, async_responses_per_hour=2)
     outbound.endpoints.put(endpoint("L1", "default", receiver.url()))
     outbound.endpoints.put(endpoint("L2", "default", receiver.url()))
     sent = [deliver(sentinel_step("L1"), outbound) for _ in range(2)]

@@ -22,14 +22,13 @@ from tkw.fhir import canned
 from tkw.fhir.message_body import parse_message_body
 from tkw.fhir.outcome import BarsError
 from tkw.http import ApiRequest, ApiResponse, loggable_path
-from tkw.reports.job import ReportJob, new_report_id
-from tkw.reports.service import report_organisation
+from tkw.reports.job import ReportJob, new_report_id, report_organisation
 from tkw.routes import STATUS_PATH, Operation, allowed_methods, find_route, meant_path
 from tkw.services import Services, get_services
-from tkw.validation.findings import Finding
 
 if TYPE_CHECKING:
     from tkw.reports.model import ResponseLink
+    from tkw.validation.findings import Finding
 
 REPORT_ID_HEADER = "TKW-Report-Id"
 logger = Logger(child=True)

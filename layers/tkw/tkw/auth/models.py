@@ -1,10 +1,17 @@
-"""Data shapes of the API-M emulation: check results, registered applications, issued tokens."""
+"""Data shapes of the API-M emulation: check results, registered applications, issued tokens.
+
+Frozen dataclasses: the bearer check runs in every BaRS function in ``int`` mode, and keeping
+pydantic out of their import graph is most of their cold start (issue 13).
+"""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+import re
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from tkw.validation.findings import Severity  # one severity scale for every finding
+if TYPE_CHECKING:
+    from tkw.validation.findings import Severity  # one severity scale for every finding
 
 # The form fields of an application-restricted, signed-JWT token request (API-M).
 GRANT_TYPE = "client_credentials"
@@ -21,17 +28,16 @@ TOKEN_LIFETIME_SECONDS = 599
 JTI_RETENTION_SECONDS = 24 * 3600
 # The OAuth scope the BaRS proxy checks (BARS-API.md §1): recorded on every token we issue.
 BARS_SCOPE = "urn:nhsd:apim:app:level3:booking-and-referral"
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}\Z")
 
 
-
-class AssertionCheck(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class AssertionCheck:
     """One check made on a token request, for the sender's report.
 
     ``passed`` is False both for a failed check and for one that could not run (``skipped``: an
     earlier problem made it meaningless, e.g. no signature check without a registered key).
     """
-
-    model_config = ConfigDict(frozen=True)
 
     id: str  # stable, e.g. "claim.exp.window"
     severity: Severity
@@ -41,19 +47,17 @@ class AssertionCheck(BaseModel):
     skipped: bool = False
 
 
-class AppKey(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class AppKey:
     """A public key registered for an application under a ``kid``."""
-
-    model_config = ConfigDict(frozen=True)
 
     kid: str
     public_key_pem: str  # SubjectPublicKeyInfo PEM, normalised at registration
 
 
-class AppRecord(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class AppRecord:
     """A registered application: the emulator's stand-in for an API-M developer-portal app."""
-
-    model_config = ConfigDict(frozen=True)
 
     api_key: str
     name: str
@@ -82,12 +86,11 @@ class AppRecord(BaseModel):
         }
 
 
-class TokenRecord(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class TokenRecord:
     """An issued access token, stored under the SHA-256 of the opaque token (never the token)."""
 
-    model_config = ConfigDict(frozen=True)
-
-    token_hash: str = Field(pattern=r"^[0-9a-f]{64}$")
+    token_hash: str  # hex SHA-256
     api_key: str
     kid: str
     app_name: str
@@ -97,3 +100,7 @@ class TokenRecord(BaseModel):
     # The application's organisations when the token was issued (API-M, too, copies an app's
     # attributes into its tokens): what tkw.access lets the token read and change.
     ods_codes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if not _SHA256_HEX.match(self.token_hash):
+            raise ValueError("token_hash must be a hex SHA-256 (the token itself is never stored)")

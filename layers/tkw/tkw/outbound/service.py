@@ -55,9 +55,8 @@ from tkw.receiver.models import CheckResult
 from tkw.receiver.safety import AddressGuard
 from tkw.receiver.suite import Expect
 from tkw.receiver.transport import Answer, Transport, TransportError
-from tkw.reports.job import issued_at
+from tkw.reports.job import UNIDENTIFIED_ORGANISATION, issued_at
 from tkw.reports.model import (
-    UNIDENTIFIED_ORGANISATION,
     ExchangeRecord,
     FindingCounts,
     ReportRecord,

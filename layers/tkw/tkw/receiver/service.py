@@ -39,7 +39,7 @@ from tkw.receiver.runner import RunConfig, SuiteRun
 from tkw.receiver.safety import AddressGuard, EndpointRefused, check_endpoint
 from tkw.receiver.suite import APPLICATION_IDS, SUITE_KINDS, Suite, load_suite
 from tkw.receiver.transport import HttpTransport, TlsOptions, Transport, ssl_context
-from tkw.reports.model import UNIDENTIFIED_ORGANISATION
+from tkw.reports.job import UNIDENTIFIED_ORGANISATION
 from tkw.settings import Settings
 
 if TYPE_CHECKING:

@@ -14,9 +14,9 @@ from tkw.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from tkw.reports.html import render_index, render_report
-    from tkw.reports.job import ReportJob, new_report_id
-    from tkw.reports.model import UNIDENTIFIED_ORGANISATION, ExchangeRecord, ReportRecord, build_report
-    from tkw.reports.service import report_organisation, save_report
+    from tkw.reports.job import UNIDENTIFIED_ORGANISATION, ReportJob, new_report_id, report_organisation
+    from tkw.reports.model import ExchangeRecord, ReportRecord, build_report
+    from tkw.reports.service import save_report
     from tkw.reports.store import ReportPage, ReportQuery, ReportStore, ReportSummary, ZipPackage
 
 # Imported on first use (PEP 562): the request path needs the job, not the HTML renderer.
@@ -25,11 +25,11 @@ _HOME = {
     "render_report": "html",
     "ReportJob": "job",
     "new_report_id": "job",
-    "UNIDENTIFIED_ORGANISATION": "model",
+    "UNIDENTIFIED_ORGANISATION": "job",
     "ExchangeRecord": "model",
     "ReportRecord": "model",
     "build_report": "model",
-    "report_organisation": "service",
+    "report_organisation": "job",
     "save_report": "service",
     "ReportPage": "store",
     "ReportQuery": "store",

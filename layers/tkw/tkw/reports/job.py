@@ -17,14 +17,31 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tkw.encoded_headers import ODS_CODE, HeaderError, decode_end_user_organisation
 from tkw.http import ApiRequest, ApiResponse
 from tkw.routes import Operation
-from tkw.validation.findings import Finding
 
 if TYPE_CHECKING:
     from tkw.reports.model import ResponseLink
+    from tkw.validation.findings import Finding
 
 MESSAGE_VERSION = 1
+ORGANISATION_HEADER = "NHSD-End-User-Organisation"
+# The organisation a report is filed under when NHSD-End-User-Organisation gave no usable ODS code.
+# It is not a valid ODS code, so no sender can ask the reports API for it (see ``tkw.reports.api``).
+UNIDENTIFIED_ORGANISATION = "_UNIDENTIFIED"
+
+
+def report_organisation(request: ApiRequest) -> str:
+    """The ODS code a request's report is filed under; UNIDENTIFIED_ORGANISATION when there is none."""
+    raw = request.header(ORGANISATION_HEADER)
+    if not raw:
+        return UNIDENTIFIED_ORGANISATION
+    try:
+        ods = decode_end_user_organisation(raw)
+    except HeaderError:
+        return UNIDENTIFIED_ORGANISATION
+    return ods if ODS_CODE.match(ods) else UNIDENTIFIED_ORGANISATION
 
 
 def new_report_id(now: float | None = None) -> str:
@@ -101,6 +118,7 @@ class ReportJob:
     @classmethod
     def from_message(cls, text: str) -> ReportJob:
         from tkw.reports.model import ResponseLink  # the model imports new_report_id from here
+        from tkw.validation.findings import Finding  # the worker's side: the API never reads a job
 
         data = json.loads(text)
         if data.get("v") != MESSAGE_VERSION:

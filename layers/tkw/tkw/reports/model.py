@@ -24,9 +24,6 @@ SCHEMA_VERSION: Literal[1] = 1
 REDACTED = "[redacted]"
 # Credentials a sender may put in headers; their values never reach a report.
 REDACTED_HEADERS = frozenset({"authorization", "proxy-authorization", "apikey", "x-api-key", "cookie"})
-# The organisation a report is filed under when NHSD-End-User-Organisation gave no usable ODS code.
-# It is not a valid ODS code, so no sender can ask the reports API for it (see ``tkw.reports.api``).
-UNIDENTIFIED_ORGANISATION = "_UNIDENTIFIED"
 
 
 class ExchangeRecord(BaseModel):

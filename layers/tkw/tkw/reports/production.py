@@ -17,8 +17,8 @@ from typing import Any
 from tkw.content_memo import ContentMemo
 from tkw.encoded_headers import HeaderError, decode_target_identifier
 from tkw.http import ApiRequest
-from tkw.reports.job import ReportJob
-from tkw.reports.model import UNIDENTIFIED_ORGANISATION, ReportRecord, build_report
+from tkw.reports.job import UNIDENTIFIED_ORGANISATION, ReportJob
+from tkw.reports.model import ReportRecord, build_report
 from tkw.reports.store import ReportStore, RequestIdClaim
 from tkw.routes import Operation
 from tkw.validation import Finding, ValidationInput, validate

@@ -18,11 +18,10 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from pydantic import BaseModel, ConfigDict
 
 from tkw.encoded_headers import HeaderError, decode_end_user_organisation
 from tkw.fhir.outcome import BarsError
@@ -61,10 +60,9 @@ class StatefulResult:
     service_request_id: str | None  # the organisation's referral after the transition, if any
 
 
-class StateView(BaseModel):
+@dataclass(frozen=True, kw_only=True)
+class StateView:
     """``GET /tkw/state``: the organisation's current state, for the portal."""
-
-    model_config = ConfigDict(frozen=True)
 
     organisation: str
     patient: str = STATEFUL_NHS_NUMBER
@@ -74,7 +72,7 @@ class StateView(BaseModel):
     resets_at: str  # ISO 8601, Europe/London
 
     def to_json(self) -> dict[str, Any]:
-        return self.model_dump(mode="json")
+        return {**asdict(self), "state": self.state.value}
 
 
 def organisation_from_header(value: str | None) -> str:
