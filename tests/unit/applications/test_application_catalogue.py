@@ -76,6 +76,8 @@ def _table() -> dict:  # type: ignore[type-arg]
         (lambda t: t["applications"][3].update(default_use_case="a1t1"), "is not its own"),
         (lambda t: t["services"]["2000070513"].update(applications=[9]), "unknown Applications"),
         (lambda t: t["applications"][4]["rules"][0].update(workflows=["validation-new"]), "no workflow"),
+        (lambda t: t["applications"][3]["rules"][0].update(severity="fatal"), "severity 'fatal' is not one of"),
+        (lambda t: t["applications"][3]["rules"][0].update(colour="red"), "colour"),  # a key the schema lacks
     ],
 )
 def test_a_broken_table_does_not_load(change, complaint: str) -> None:  # type: ignore[no-untyped-def]

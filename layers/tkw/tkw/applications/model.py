@@ -11,10 +11,16 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
 from tkw.tables import Table, TableEntry, TableError
-from tkw.validation.findings import Severity  # one severity scale for every finding
+
+if TYPE_CHECKING:
+    from tkw.validation.findings import Severity  # one severity scale for every finding
+else:
+    # The request path never imports the findings (pydantic models, the report worker's side): a rule's
+    # severity validates as a string and check_catalogue checks it against the findings' scale.
+    Severity = str
 
 # The workflows a message can be (tkw.scenarios.classify decides which); finer than the answer kinds.
 Workflow = Literal[
@@ -191,6 +197,10 @@ def _check_rule(rule: PayloadRule) -> None:
         raise TableError(f"rule {rule.id}: says what a sender must do")
     if not rule.workflows:
         raise TableError(f"rule {rule.id}: names at least one workflow")
+    from tkw.validation.findings import Severity as Scale  # build time only, see Severity above
+
+    if rule.severity not in get_args(Scale):
+        raise TableError(f"rule {rule.id}: severity {rule.severity!r} is not one of {', '.join(get_args(Scale))}")
     missing = [name for name in _RULE_NEEDS[rule.check] if getattr(rule, name) is None]
     if missing:
         raise TableError(f"rule {rule.id}: a {rule.check} check needs {', '.join(missing)}")
