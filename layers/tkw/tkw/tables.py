@@ -37,7 +37,6 @@ class TableError(ValueError):
 class TableEntry:
     """Base of a table's dataclasses: validation rejects keys the schema does not have."""
 
-    __slots__ = ()
     __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}  # a ConfigDict, without pydantic
 
 

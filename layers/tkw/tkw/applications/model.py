@@ -47,7 +47,7 @@ _RESOURCE_PATH = re.compile(r"^[A-Z][A-Za-z]+(\.[a-z][A-Za-z]*)+$")
 _RULE_ID = re.compile(r"^app[0-9]\.[a-z0-9.-]+$")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class UseCase(TableEntry):
     code: str = ""  # filled from the mapping key
     display: str
@@ -55,7 +55,7 @@ class UseCase(TableEntry):
     status: UseCaseStatus = "active"
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class ServiceEntry(TableEntry):
     id: str = ""  # filled from the mapping key
     name: str
@@ -67,7 +67,7 @@ class ServiceEntry(TableEntry):
         return self.applications[0] if len(self.applications) == 1 else None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class WorkflowSpec(TableEntry):
     category: Literal["booking", "referral", "validation"]  # the use-context header's second part
     supported: bool = True
@@ -84,7 +84,7 @@ _RULE_NEEDS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class PayloadRule(TableEntry):
     """One named check of an Application's payload, evaluated by tkw.validation.application_rules.
 
@@ -117,7 +117,7 @@ class PayloadRule(TableEntry):
         return self.type if self.check == "count" and self.type else (self.path or "").split(".", 1)[0]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Application(TableEntry):
     number: int  # 1..9
     name: str
@@ -138,7 +138,7 @@ class Application(TableEntry):
         ]
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Catalogue(TableEntry):
     version: Literal[1]
     use_case_system: str

@@ -98,7 +98,7 @@ _ERROR_CODE = re.compile(r"^REC_[A-Z_]+$")
 _SERVICE_ID = re.compile(r"^\d{10}$")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Match(TableEntry):
     """Sentinel elements; an absent key matches anything."""
 
@@ -118,14 +118,14 @@ class Match(TableEntry):
 MATCH_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Match))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class ErrorSpec(TableEntry):
     code: str  # BaRS http-error-code, REC_...
     issue: IssueType
     diagnostics: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Outcome(TableEntry):
     status: int  # 200..599
     response: str | None = None  # a key of `responses`
@@ -134,34 +134,34 @@ class Outcome(TableEntry):
     headers: dict[str, str] = field(default_factory=dict)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class ResourceResponse(TableEntry):
     kind: Literal["resource"]
     file: str
     title: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class MessageDefinitionsResponse(TableEntry):
     kind: Literal["message-definitions"]
     files: list[str]  # at least one
     title: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class SlotsResponse(TableEntry):
     kind: Literal["slots"]
     file: str
     title: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class MessageResponse(TableEntry):
     kind: Literal["message"]
     title: str
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class PatientSearchResponse(TableEntry):
     kind: Literal["patient-search"]
     files: list[str]  # at least one
@@ -190,7 +190,7 @@ def priority(keys: Mapping[str, object]) -> tuple[bool, int]:
     return ("target" in keys, len(keys))
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class Scenario(TableEntry):
     id: str  # lower-case letters, digits and '-'
     # The guide editions whose TKW table has this row; empty for the emulator's own rows.
@@ -213,7 +213,7 @@ class Scenario(TableEntry):
         return self.only_in is None or self.only_in == edition
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class CatalogueService(TableEntry):
     """A service of the UserTest DoS table ("UserTest DoS Services" of the live TKW page)."""
 
@@ -222,7 +222,7 @@ class CatalogueService(TableEntry):
     comment: str = ""
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True)
 class ScenarioTable(TableEntry):
     version: Literal[1]
     responses: dict[str, AnyResponse]
