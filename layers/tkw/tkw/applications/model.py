@@ -42,8 +42,6 @@ Workflow = Literal[
 WORKFLOWS: tuple[str, ...] = Workflow.__args__  # type: ignore[attr-defined]
 UseCaseStatus = Literal["active", "deprecated", "withdrawn"]
 _RESOURCE_PATH = re.compile(r"^[A-Z][A-Za-z]+(\.[a-z][A-Za-z]*)+$")
-
-
 _RULE_ID = re.compile(r"^app[0-9]\.[a-z0-9.-]+$")
 
 

@@ -90,12 +90,9 @@ IssueType = Literal[
 ]
 
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-_NHS_NUMBER = re.compile(r"^\d{10}$")
-
-
+_TEN_DIGITS = re.compile(r"^\d{10}$")  # an NHS number, a DoS service id
 _SCENARIO_ID = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 _ERROR_CODE = re.compile(r"^REC_[A-Z_]+$")
-_SERVICE_ID = re.compile(r"^\d{10}$")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -237,7 +234,7 @@ class ScenarioTable(TableEntry):
 
 def _check_match(match: Match) -> None:
     nhs_number = match.nhs_number
-    if nhs_number is not None and nhs_number != BLANK_NHS_NUMBER and not _NHS_NUMBER.match(nhs_number):
+    if nhs_number is not None and nhs_number != BLANK_NHS_NUMBER and not _TEN_DIGITS.match(nhs_number):
         raise TableError(f"nhs_number must be 10 digits or {BLANK_NHS_NUMBER!r}, not {nhs_number!r}")
     if match.resource_id is not None and not _UUID.match(match.resource_id):
         raise TableError(f"resource_id must be a lower-case UUID, not {match.resource_id!r}")
@@ -291,7 +288,7 @@ def check_table(table: ScenarioTable) -> None:
         if isinstance(response, MessageDefinitionsResponse | PatientSearchResponse) and not response.files:
             raise TableError(f"response {key}: a {response.kind} response lists its files")
     for service in table.usertest_dos:
-        if not _SERVICE_ID.match(service.id):
+        if not _TEN_DIGITS.match(service.id):
             raise TableError(f"usertest_dos: service id {service.id!r} is not 10 digits")
     for s in table.scenarios:
         try:
