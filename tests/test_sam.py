@@ -59,6 +59,9 @@ def test_sam_build_succeeds_and_the_layer_holds_the_tkw_package(tmp_path: Path) 
         "from fhir.resources.R4B.bundle import Bundle\n"
         "import tkw.pipeline, tkw.validation, tkw.reports, tkw.stateful, tkw.auth.assertion\n"
         "from tkw.scenarios.engine import get_engine\n"
+        "from tkw.scenarios.model import SCENARIO_TABLE\n"
+        "from tkw.applications.model import CATALOGUE_TABLE\n"
+        "assert SCENARIO_TABLE.compiled() and CATALOGUE_TABLE.compiled(), 'the compiled tables are missing'\n"
         "print(len(get_engine().table.scenarios))\n"
     )
     env = {"PYTHONPATH": str(layer), "PATH": os.environ.get("PATH", "")}
