@@ -13,7 +13,7 @@ MOTO_PORT ?= 5000
 PIP_QUIET := --quiet --disable-pip-version-check
 export SAM_CLI_TELEMETRY := 0
 
-.PHONY: help install run test lint unit validate build deploy destroy moto-server sam-local bench clean fuzz profiles
+.PHONY: help install run test lint unit validate build deploy destroy moto-server sam-local bench clean fuzz profiles tables
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -84,6 +84,9 @@ bench: $(VENV)/.installed $(SAM_VENV)/.installed ## Benchmarks vs a reference se
 PROFILES_FROM ?= ../shared/fhir-packages
 profiles: $(VENV)/.installed ## Refresh the shipped FHIR profiles from a folder of packages: make profiles [PROFILES_FROM=dir]
 	$(PY) -m tkw.profiles.build $(PROFILES_FROM)
+
+tables: $(VENV)/.installed ## Validate scenarios.yaml and applications.yaml and compile them into the layer (after editing either)
+	$(PY) -m tkw.build_tables
 
 FUZZ_CASES ?= 1000
 FUZZ_SEED ?= $(shell date +%s)

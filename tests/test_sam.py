@@ -44,12 +44,24 @@ def test_sam_build_succeeds_and_the_layer_holds_the_tkw_package(tmp_path: Path) 
     # What the Lambda runtime provides (botocore) or the emulator never imports (FHIR R5) is left out.
     assert not (layer / "botocore").exists()
     assert not (layer / "fhir" / "resources" / "patient.py").exists()
+    # Lambda's /opt is read-only: the layer carries its bytecode, hash-based and unchecked (zip
+    # extraction loses the sources' mtimes), or every cold start compiles every module again.
+    for pyc in (
+        layer / "tkw" / "__pycache__" / "pipeline.cpython-311.pyc",
+        layer / "aws_lambda_powertools" / "event_handler" / "__pycache__" / "api_gateway.cpython-311.pyc",
+    ):
+        assert pyc.exists(), f"{pyc.relative_to(layer)} missing: the layer ships without bytecode"
+        flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+        assert flags == 0b01, f"{pyc.name}: bytecode flags {flags:#b}, expected hash-based unchecked (0b1)"
     # The layer alone (no dev venv, no site-packages) imports and answers a sentinel scenario.
     probe = (
         "import json, sys\n"
         "from fhir.resources.R4B.bundle import Bundle\n"
         "import tkw.pipeline, tkw.validation, tkw.reports, tkw.stateful, tkw.auth.assertion\n"
         "from tkw.scenarios.engine import get_engine\n"
+        "from tkw.scenarios.model import SCENARIO_TABLE\n"
+        "from tkw.applications.model import CATALOGUE_TABLE\n"
+        "assert SCENARIO_TABLE.compiled() and CATALOGUE_TABLE.compiled(), 'the compiled tables are missing'\n"
         "print(len(get_engine().table.scenarios))\n"
     )
     env = {"PYTHONPATH": str(layer), "PATH": os.environ.get("PATH", "")}

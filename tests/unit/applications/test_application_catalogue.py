@@ -8,7 +8,6 @@ import json
 import pytest
 import yaml
 from bars_support import SPEC
-from pydantic import ValidationError
 
 from tkw.applications import get_catalogue, judge, load_catalogue
 from tkw.applications.model import WORKFLOWS
@@ -77,13 +76,15 @@ def _table() -> dict:  # type: ignore[type-arg]
         (lambda t: t["applications"][3].update(default_use_case="a1t1"), "is not its own"),
         (lambda t: t["services"]["2000070513"].update(applications=[9]), "unknown Applications"),
         (lambda t: t["applications"][4]["rules"][0].update(workflows=["validation-new"]), "no workflow"),
+        (lambda t: t["applications"][3]["rules"][0].update(severity="fatal"), "severity 'fatal' is not one of"),
+        (lambda t: t["applications"][3]["rules"][0].update(colour="red"), "colour"),  # a key the schema lacks
     ],
 )
 def test_a_broken_table_does_not_load(change, complaint: str) -> None:  # type: ignore[no-untyped-def]
     table = _table()
     assert table["applications"][3]["number"] == 5 and table["applications"][4]["number"] == 6
     change(table)
-    with pytest.raises(ValidationError) as caught:
+    with pytest.raises(ValueError) as caught:  # pydantic's ValidationError (shape) or TableError (rules)
         load_catalogue(yaml.safe_dump(table))
     assert complaint in str(caught.value)
 

@@ -10,7 +10,7 @@ The use case is the first one, in that order, that belongs to the Application; e
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from dataclasses import dataclass
 
 from tkw.applications.model import Catalogue, get_catalogue
 
@@ -18,10 +18,9 @@ from tkw.applications.model import Catalogue, get_catalogue
 _DEFAULT_BY_WORKFLOW = {"booking": 1, "referral": 1, "safeguarding": 1, "validation": 4}
 
 
-class Judgement(BaseModel):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Judgement:
     """What a report says it judged the request against (additive to the report record)."""
-
-    model_config = ConfigDict(frozen=True)
 
     application: int | None = None
     application_name: str | None = None

@@ -1,20 +1,26 @@
-"""The schema of ``applications.yaml``, checked at load: every use case an Application or rule names
-exists and belongs to it, every service names known Applications, rule ids are unique and each rule
-has what its kind of check needs.
+"""The schema of ``applications.yaml`` (frozen dataclasses, pydantic-free at run time) and its rules,
+checked when the catalogue is built (:func:`check_catalogue`): every use case an Application or rule
+names exists and belongs to it, every service names known Applications, rule ids are unique and each
+rule has what its kind of check needs. ``make tables`` compiles it into ``applications.pickle`` (see
+:mod:`tkw.tables`).
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from tkw.tables import Table, TableEntry, TableError
 
-from tkw.validation.findings import Severity  # one severity scale for every finding
+if TYPE_CHECKING:
+    from tkw.validation.findings import Severity  # one severity scale for every finding
+else:
+    # The request path never imports the findings (pydantic models, the report worker's side): a rule's
+    # severity validates as a string and check_catalogue checks it against the findings' scale.
+    Severity = str
 
 # The workflows a message can be (tkw.scenarios.classify decides which); finer than the answer kinds.
 Workflow = Literal[
@@ -36,23 +42,22 @@ Workflow = Literal[
 WORKFLOWS: tuple[str, ...] = Workflow.__args__  # type: ignore[attr-defined]
 UseCaseStatus = Literal["active", "deprecated", "withdrawn"]
 _RESOURCE_PATH = re.compile(r"^[A-Z][A-Za-z]+(\.[a-z][A-Za-z]*)+$")
+_RULE_ID = re.compile(r"^app[0-9]\.[a-z0-9.-]+$")
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class UseCase(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class UseCase(TableEntry):
     code: str = ""  # filled from the mapping key
     display: str
     application: int
     status: UseCaseStatus = "active"
 
 
-class ServiceEntry(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class ServiceEntry(TableEntry):
     id: str = ""  # filled from the mapping key
     name: str
-    applications: list[int] = Field(min_length=1)
+    applications: list[int]  # at least one
 
     @property
     def dedicated(self) -> int | None:
@@ -60,32 +65,44 @@ class ServiceEntry(_Strict):
         return self.applications[0] if len(self.applications) == 1 else None
 
 
-class WorkflowSpec(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class WorkflowSpec(TableEntry):
     category: Literal["booking", "referral", "validation"]  # the use-context header's second part
     supported: bool = True
     why: str = ""  # when not supported: what the Application page says instead
 
 
-class PayloadRule(_Strict):
+# What each kind of payload check needs set.
+_RULE_NEEDS: dict[str, tuple[str, ...]] = {
+    "count": ("type",),
+    "value": ("path", "values"),
+    "coding": ("path", "system", "codes"),
+    "reference": ("path", "to"),
+    "present": ("path",),
+}
+
+
+@dataclass(frozen=True, kw_only=True)
+class PayloadRule(TableEntry):
     """One named check of an Application's payload, evaluated by tkw.validation.application_rules.
 
     ``count``: Bundle holds ``min``..``max`` resources of ``type``. ``value``: ``path`` has one of
-    ``in``. ``coding``: the CodeableConcept at ``path`` has a coding ``system`` with one of
-    ``codes``. ``reference``: each reference at ``path`` resolves in the Bundle to one of ``to``.
+    ``in`` (``values`` here). ``coding``: the CodeableConcept at ``path`` has a coding ``system`` with
+    one of ``codes``. ``reference``: each reference at ``path`` resolves in the Bundle to one of ``to``.
     ``present``: ``path`` is there. ``quantifier`` all: every resource of the path's type must
     pass; any: one passing is enough. Missing elements fail unless ``required`` is false.
     """
 
-    id: str = Field(pattern=r"^app[0-9]\.[a-z0-9.-]+$")
-    says: str = Field(min_length=1)  # what a sender must do, as the Application page says it
-    workflows: list[Workflow] = Field(min_length=1)
+    id: str  # app<N>.<name>
+    says: str  # what a sender must do, as the Application page says it
+    workflows: list[Workflow]  # at least one
     use_cases: list[str] | None = None  # only for these use cases (None: every use case)
     check: Literal["count", "value", "coding", "reference", "present"]
     path: str | None = None  # Type.element.sub, e.g. ServiceRequest.performer
     type: str | None = None  # count: the resource type
     min: int = 0
     max: int | None = None
-    values: list[str] | None = Field(default=None, alias="in")
+    values: list[str] | None = None  # `in` in the YAML
     system: str | None = None
     codes: list[str] | None = None
     to: list[str] | None = None
@@ -93,36 +110,19 @@ class PayloadRule(_Strict):
     required: bool = True
     severity: Severity = "error"
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    @model_validator(mode="after")
-    def _complete(self) -> PayloadRule:
-        needs: dict[str, tuple[str, ...]] = {
-            "count": ("type",),
-            "value": ("path", "values"),
-            "coding": ("path", "system", "codes"),
-            "reference": ("path", "to"),
-            "present": ("path",),
-        }
-        missing = [name for name in needs[self.check] if getattr(self, name) is None]
-        if missing:
-            raise ValueError(f"rule {self.id}: a {self.check} check needs {', '.join(missing)}")
-        if self.path is not None and not _RESOURCE_PATH.match(self.path):
-            raise ValueError(f"rule {self.id}: path {self.path!r} is not ResourceType.element[.element]")
-        return self
-
     @property
     def resource_type(self) -> str:
         return self.type if self.check == "count" and self.type else (self.path or "").split(".", 1)[0]
 
 
-class Application(_Strict):
-    number: int = Field(ge=1, le=9)
+@dataclass(frozen=True, kw_only=True)
+class Application(TableEntry):
+    number: int  # 1..9
     name: str
-    pages: list[str] = Field(default_factory=list)  # seed/applications/ pages the rules come from
+    pages: list[str] = field(default_factory=list)  # seed/applications/ pages the rules come from
     default_use_case: str
     workflows: dict[Workflow, WorkflowSpec]
-    rules: list[PayloadRule] = Field(default_factory=list)
+    rules: list[PayloadRule] = field(default_factory=list)
 
     @property
     def title(self) -> str:
@@ -136,50 +136,13 @@ class Application(_Strict):
         ]
 
 
-class Catalogue(_Strict):
+@dataclass(frozen=True, kw_only=True)
+class Catalogue(TableEntry):
     version: Literal[1]
     use_case_system: str
     use_cases: dict[str, UseCase]
     services: dict[str, ServiceEntry]
     applications: list[Application]
-
-    @model_validator(mode="before")
-    @classmethod
-    def _keys_into_items(cls, data: object) -> object:
-        if isinstance(data, dict):
-            for name, key in (("use_cases", "code"), ("services", "id")):
-                items = data.get(name)
-                if isinstance(items, dict):
-                    data = {**data, name: {k: {**v, key: k} for k, v in items.items() if isinstance(v, dict)}}
-        return data
-
-    @model_validator(mode="after")
-    def _consistent(self) -> Catalogue:
-        numbers = {a.number for a in self.applications}
-        if len(numbers) != len(self.applications):
-            raise ValueError("two Applications share a number")
-        known = numbers | {u.application for u in self.use_cases.values()}
-        for service in self.services.values():
-            unknown = set(service.applications) - known
-            if unknown:
-                raise ValueError(f"service {service.id} names unknown Applications {sorted(unknown)}")
-        duplicates = [i for i, n in Counter(r.id for a in self.applications for r in a.rules).items() if n > 1]
-        if duplicates:
-            raise ValueError(f"duplicate rule ids: {duplicates}")
-        for app in self.applications:
-            own = {code for code, u in self.use_cases.items() if u.application == app.number}
-            if app.default_use_case not in own:
-                raise ValueError(f"Application {app.number}: default use case {app.default_use_case} is not its own")
-            for rule in app.rules:
-                if not rule.id.startswith(f"app{app.number}."):
-                    raise ValueError(f"rule {rule.id} belongs to Application {app.number}: name it app{app.number}.*")
-                stray = set(rule.use_cases or ()) - own
-                if stray:
-                    raise ValueError(f"rule {rule.id}: use cases {sorted(stray)} are not Application {app.number}'s")
-                unused = set(rule.workflows) - set(app.workflows)
-                if unused:
-                    raise ValueError(f"rule {rule.id}: Application {app.number} has no workflow {sorted(unused)}")
-        return self
 
     # -- lookups -----------------------------------------------------------------------------------
 
@@ -196,15 +159,104 @@ class Catalogue(_Strict):
         return self.services.get(service_id) if service_id else None
 
 
+# ---- building and checking ---------------------------------------------------------------------
+
+
+def _prepare(data: Any) -> Any:
+    """The YAML's spellings as the dataclasses': mapping keys into their items (a use case's code, a
+    service's id) and a rule's ``in`` as ``values`` (``in`` is a Python keyword)."""
+    if not isinstance(data, dict):
+        return data
+    for name, key in (("use_cases", "code"), ("services", "id")):
+        items = data.get(name)
+        if isinstance(items, dict):
+            data = {**data, name: {k: {**v, key: k} for k, v in items.items() if isinstance(v, dict)}}
+    applications = data.get("applications")
+    if isinstance(applications, list):
+        data = {**data, "applications": [_rules_in_as_values(a) for a in applications]}
+    return data
+
+
+def _rules_in_as_values(application: Any) -> Any:
+    rules = application.get("rules") if isinstance(application, dict) else None
+    if not isinstance(rules, list):
+        return application
+    renamed = [
+        {("values" if k == "in" else k): v for k, v in r.items()} if isinstance(r, dict) and "in" in r else r
+        for r in rules
+    ]
+    return {**application, "rules": renamed}
+
+
+def _check_rule(rule: PayloadRule) -> None:
+    if not _RULE_ID.match(rule.id):
+        raise TableError(f"rule {rule.id}: the id is app<N>.<lower-case name>")
+    if not rule.says:
+        raise TableError(f"rule {rule.id}: says what a sender must do")
+    if not rule.workflows:
+        raise TableError(f"rule {rule.id}: names at least one workflow")
+    from tkw.validation.findings import Severity as Scale  # build time only, see Severity above
+
+    if rule.severity not in get_args(Scale):
+        raise TableError(f"rule {rule.id}: severity {rule.severity!r} is not one of {', '.join(get_args(Scale))}")
+    missing = [name for name in _RULE_NEEDS[rule.check] if getattr(rule, name) is None]
+    if missing:
+        raise TableError(f"rule {rule.id}: a {rule.check} check needs {', '.join(missing)}")
+    if rule.path is not None and not _RESOURCE_PATH.match(rule.path):
+        raise TableError(f"rule {rule.id}: path {rule.path!r} is not ResourceType.element[.element]")
+
+
+def check_catalogue(catalogue: Catalogue) -> None:
+    """Every rule the YAML's types cannot express; raises :class:`TableError`."""
+    for app in catalogue.applications:
+        if not 1 <= app.number <= 9:
+            raise TableError(f"Application {app.number}: Applications are numbered 1 to 9")
+        for rule in app.rules:
+            _check_rule(rule)
+    numbers = {a.number for a in catalogue.applications}
+    if len(numbers) != len(catalogue.applications):
+        raise TableError("two Applications share a number")
+    known = numbers | {u.application for u in catalogue.use_cases.values()}
+    for service in catalogue.services.values():
+        if not service.applications:
+            raise TableError(f"service {service.id} names no Application")
+        unknown = set(service.applications) - known
+        if unknown:
+            raise TableError(f"service {service.id} names unknown Applications {sorted(unknown)}")
+    duplicates = [i for i, n in Counter(r.id for a in catalogue.applications for r in a.rules).items() if n > 1]
+    if duplicates:
+        raise TableError(f"duplicate rule ids: {duplicates}")
+    for app in catalogue.applications:
+        own = {code for code, u in catalogue.use_cases.items() if u.application == app.number}
+        if app.default_use_case not in own:
+            raise TableError(f"Application {app.number}: default use case {app.default_use_case} is not its own")
+        for rule in app.rules:
+            if not rule.id.startswith(f"app{app.number}."):
+                raise TableError(f"rule {rule.id} belongs to Application {app.number}: name it app{app.number}.*")
+            stray = set(rule.use_cases or ()) - own
+            if stray:
+                raise TableError(f"rule {rule.id}: use cases {sorted(stray)} are not Application {app.number}'s")
+            unused = set(rule.workflows) - set(app.workflows)
+            if unused:
+                raise TableError(f"rule {rule.id}: Application {app.number} has no workflow {sorted(unused)}")
+
+
+CATALOGUE_TABLE: Table[Catalogue] = Table(
+    package="tkw.applications",
+    source="applications.yaml",
+    schema=Catalogue,
+    check=check_catalogue,
+    prepare=_prepare,
+)
+
+
 def load_catalogue(text: str | None = None) -> Catalogue:
-    """Parse and check ``applications.yaml`` (or ``text``)."""
-    if text is None:
-        text = resources.files("tkw.applications").joinpath("applications.yaml").read_text(encoding="utf-8")
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    return Catalogue.model_validate(yaml.load(text, Loader=loader))  # noqa: S506
+    """``text`` parsed and checked when given, else ``applications.yaml`` (from its compiled artefact
+    when that is current, see :mod:`tkw.tables`)."""
+    return CATALOGUE_TABLE.load() if text is None else CATALOGUE_TABLE.parse(text)
 
 
 @lru_cache(maxsize=1)
 def get_catalogue() -> Catalogue:
-    """The process-wide catalogue, loaded and checked on first use."""
+    """The process-wide catalogue, loaded on first use."""
     return load_catalogue()

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from importlib.resources.abc import Traversable
+from pathlib import Path
 from typing import Any
 
-import yaml
-
+from tkw.applications import judge
 from tkw.context import Answer, RequestContext
 from tkw.encoded_headers import DOS_SYSTEM
 from tkw.fhir.outcome import BarsError, Issue
@@ -30,6 +30,7 @@ from tkw.scenarios.classify import Classification, normalise_system
 from tkw.scenarios.model import (
     BLANK_NHS_NUMBER,
     OPERATION_KEYS,
+    SCENARIO_TABLE,
     AnyResponse,
     MessageDefinitionsResponse,
     MessageResponse,
@@ -284,8 +285,6 @@ def _answer_use_case(ctx: RequestContext, found: Classification) -> str | None:
     the one the request is judged against (its use-context header, the target's Application)."""
     if found.use_case:
         return found.use_case
-    from tkw.applications import judge
-
     header = (ctx.request.header("use-context") or "").split("|")[0].strip().lower() or None
     target = ctx.target.value if ctx.target is not None else None
     return judge(target=target, workflow=found.workflow, header_use_case=header).use_case
@@ -306,22 +305,19 @@ def _prepare(spec: AnyResponse, root: Traversable) -> Built:
             return None
 
 
-def scenarios_file() -> Traversable:
-    from importlib import resources
-
-    return resources.files("tkw.scenarios").joinpath("scenarios.yaml")
+def scenarios_file() -> Path:
+    return SCENARIO_TABLE.source_path
 
 
 def load_table(text: str | None = None) -> ScenarioTable:
-    """Parse and validate the table (``scenarios.yaml`` unless ``text`` is given)."""
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    data = yaml.load(text if text is not None else scenarios_file().read_text(encoding="utf-8"), Loader=loader)  # noqa: S506
-    return ScenarioTable.model_validate(data)
+    """The table: ``text`` parsed and validated when given, else ``scenarios.yaml`` (from its compiled
+    artefact when that is current, see :mod:`tkw.tables`)."""
+    return SCENARIO_TABLE.load() if text is None else SCENARIO_TABLE.parse(text)
 
 
 @lru_cache(maxsize=1)
 def get_table() -> ScenarioTable:
-    """The process-wide table (the YAML is read and validated once)."""
+    """The process-wide table (loaded once)."""
     return load_table()
 
 
