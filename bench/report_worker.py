@@ -107,6 +107,7 @@ def _measure(count: int, profile: bool) -> dict[str, Any]:
             for name, value in spec.environment.items():
                 os.environ[name] = str(resolver.resolve(value))
         os.environ.update(LAMBDA_ENV)
+        os.environ["REPORTS_ENABLED"] = "true"  # whatever the caller's environment says: reports are measured
         handoff = CollectingHandoff()
         use_host_handoff(handoff)
         booking = load_function(template.root, booking_spec)
@@ -122,6 +123,8 @@ def _measure(count: int, profile: bool) -> dict[str, Any]:
             sqs_event([{"MessageId": rid, "ReceiptHandle": rid, "Body": body} for rid, body in batch], arn)
             for batch in batches
         ]
+        if len(handoff.messages) != BATCH_SIZE + count:
+            raise RuntimeError(f"the booking handed over {len(handoff.messages)} report jobs, not {BATCH_SIZE + count}")
         _check(worker.invoke(events[0]))  # warm-up: first use of the clients, the profiles, the memos
         profiler = None
         if profile:

@@ -915,9 +915,10 @@ def report_worker(reports: int) -> dict[str, Any]:
         [sys.executable, str(ROOT / "bench" / "report_worker.py"), str(reports), "--json"],
         capture_output=True,
         text=True,
-        check=True,
         env={**os.environ, **LAMBDA_ENV},
     )
+    if done.returncode != 0:
+        raise BenchError(f"bench/report_worker.py failed:\n{done.stderr[-3000:]}")
     figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return figures
 
