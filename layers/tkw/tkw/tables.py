@@ -1,16 +1,17 @@
 """Declarative tables (YAML in the layer) shipped compiled, so that the request path never parses or
 validates them.
 
-A table's shape is one set of frozen stdlib dataclasses (plain Python); its whole-table rules are plain
+A table's shape is one set of named tuples (plain Python: immutable, cheap to define at import, and
+pydantic rejects keys they do not have); its whole-table rules are plain
 functions. ``make tables`` (``python -m tkw.build_tables``) reads the YAML, validates it (pydantic
-against the dataclasses, then the rules) and writes ``<name>.pickle`` next to it: the validated
-dataclasses, stamped with a digest of the YAML and of the module defining the dataclasses. At run time
+against the named tuples, then the rules) and writes ``<name>.pickle`` next to it: the validated
+named tuples, stamped with a digest of the YAML and of the module defining the named tuples. At run time
 :meth:`Table.load` hashes those two files and unpickles the artefact when the digest matches, so
 neither pydantic nor yaml is imported; when it does not (a developer edited the YAML or the schema),
 the YAML is validated as before, and a test fails until ``make tables`` is run.
 
-Pickle rather than normalised JSON: the dataclasses stay the one definition of each shape (no second,
-hand-written JSON-to-dataclass conversion), unpickling ~100 rows takes about a millisecond, and the
+Pickle rather than normalised JSON: the named tuples stay the one definition of each shape (no second,
+hand-written JSON-to-tuple conversion), unpickling ~100 rows takes about a millisecond, and the
 digest covers the schema module so a pickle never outlives the classes it was made of. The artefact is
 built from our own YAML and ships inside the package like the code itself (no untrusted input).
 """
@@ -23,7 +24,7 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -34,19 +35,13 @@ class TableError(ValueError):
     """A table breaks one of its whole-table rules (the message says which row and why)."""
 
 
-class TableEntry:
-    """Base of a table's dataclasses: validation rejects keys the schema does not have."""
-
-    __pydantic_config__: ClassVar[dict[str, Any]] = {"extra": "forbid"}  # a ConfigDict, without pydantic
-
-
 def _identity(data: Any) -> Any:
     return data
 
 
 @dataclass(frozen=True, slots=True)
 class Table(Generic[T]):
-    """One YAML table of a package, its schema (the root dataclass) and its whole-table rules."""
+    """One YAML table of a package, its schema (the root named tuple) and its whole-table rules."""
 
     package: str  # e.g. "tkw.scenarios"
     source: str  # the YAML file in the package
@@ -67,7 +62,7 @@ class Table(Generic[T]):
         return self.source_path.with_suffix(".pickle")
 
     def digest(self, source: bytes) -> str:
-        """What the artefact is compiled from: the YAML and the module defining the dataclasses."""
+        """What the artefact is compiled from: the YAML and the module defining the named tuples."""
         schema_file = sys.modules[self.schema.__module__].__file__ or ""
         digest = hashlib.sha256(source)
         digest.update(b"\0")
@@ -77,7 +72,7 @@ class Table(Generic[T]):
     # ---- validation (build time, or when the artefact is stale) ---------------------------------
 
     def validate(self, data: Any) -> T:
-        """Parsed YAML -> checked dataclasses; raises ``ValueError`` (pydantic's ValidationError for the
+        """Parsed YAML -> checked named tuples; raises ``ValueError`` (pydantic's ValidationError for the
         shape, :class:`TableError` for the table's rules)."""
         from pydantic import TypeAdapter  # build time only: a fresh artefact never needs it
 
@@ -86,7 +81,7 @@ class Table(Generic[T]):
         return table
 
     def parse(self, text: str) -> T:
-        """YAML text -> checked dataclasses."""
+        """YAML text -> checked named tuples."""
         import yaml  # build time only, as above
 
         loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)

@@ -14,7 +14,6 @@ import copy
 import json
 import re
 import uuid
-from dataclasses import replace
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
@@ -154,7 +153,7 @@ def _contexts_for(row: Scenario, table: ScenarioTable) -> list[RequestContext]:
     """Requests the row matches: its match keys, and values no row names for the others (a message row
     that names no kind answers every kind: one request of each)."""
     if row.operation == Operation.PROCESS_MESSAGE and row.match.kind is None:
-        return [_context_for(replace(row, match=replace(row.match, kind=k)), table) for k in MessageKind]
+        return [_context_for(row._replace(match=row.match._replace(kind=k)), table) for k in MessageKind]
     return [_context_for(row, table)]
 
 

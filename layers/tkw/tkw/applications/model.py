@@ -1,4 +1,4 @@
-"""The schema of ``applications.yaml`` (frozen dataclasses, pydantic-free at run time) and its rules,
+"""The schema of ``applications.yaml`` (named tuples: pydantic-free at run time) and its rules,
 checked when the catalogue is built (:func:`check_catalogue`): every use case an Application or rule
 names exists and belongs to it, every service names known Applications, rule ids are unique and each
 rule has what its kind of check needs. ``make tables`` compiles it into ``applications.pickle`` (see
@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple, get_args
 
-from tkw.tables import Table, TableEntry, TableError
+from tkw.tables import Table, TableError
 
 if TYPE_CHECKING:
     from tkw.validation.findings import Severity  # one severity scale for every finding
@@ -45,19 +44,17 @@ _RESOURCE_PATH = re.compile(r"^[A-Z][A-Za-z]+(\.[a-z][A-Za-z]*)+$")
 _RULE_ID = re.compile(r"^app[0-9]\.[a-z0-9.-]+$")
 
 
-@dataclass(frozen=True, kw_only=True)
-class UseCase(TableEntry):
-    code: str = ""  # filled from the mapping key
+class UseCase(NamedTuple):
     display: str
     application: int
+    code: str = ""  # filled from the mapping key
     status: UseCaseStatus = "active"
 
 
-@dataclass(frozen=True, kw_only=True)
-class ServiceEntry(TableEntry):
-    id: str = ""  # filled from the mapping key
+class ServiceEntry(NamedTuple):
     name: str
     applications: list[int]  # at least one
+    id: str = ""  # filled from the mapping key
 
     @property
     def dedicated(self) -> int | None:
@@ -65,8 +62,7 @@ class ServiceEntry(TableEntry):
         return self.applications[0] if len(self.applications) == 1 else None
 
 
-@dataclass(frozen=True, kw_only=True)
-class WorkflowSpec(TableEntry):
+class WorkflowSpec(NamedTuple):
     category: Literal["booking", "referral", "validation"]  # the use-context header's second part
     supported: bool = True
     why: str = ""  # when not supported: what the Application page says instead
@@ -82,8 +78,7 @@ _RULE_NEEDS: dict[str, tuple[str, ...]] = {
 }
 
 
-@dataclass(frozen=True, kw_only=True)
-class PayloadRule(TableEntry):
+class PayloadRule(NamedTuple):
     """One named check of an Application's payload, evaluated by tkw.validation.application_rules.
 
     ``count``: Bundle holds ``min``..``max`` resources of ``type``. ``value``: ``path`` has one of
@@ -96,8 +91,8 @@ class PayloadRule(TableEntry):
     id: str  # app<N>.<name>
     says: str  # what a sender must do, as the Application page says it
     workflows: list[Workflow]  # at least one
-    use_cases: list[str] | None = None  # only for these use cases (None: every use case)
     check: Literal["count", "value", "coding", "reference", "present"]
+    use_cases: list[str] | None = None  # only for these use cases (None: every use case)
     path: str | None = None  # Type.element.sub, e.g. ServiceRequest.performer
     type: str | None = None  # count: the resource type
     min: int = 0
@@ -115,14 +110,13 @@ class PayloadRule(TableEntry):
         return self.type if self.check == "count" and self.type else (self.path or "").split(".", 1)[0]
 
 
-@dataclass(frozen=True, kw_only=True)
-class Application(TableEntry):
+class Application(NamedTuple):
     number: int  # 1..9
     name: str
-    pages: list[str] = field(default_factory=list)  # seed/applications/ pages the rules come from
     default_use_case: str
     workflows: dict[Workflow, WorkflowSpec]
-    rules: list[PayloadRule] = field(default_factory=list)
+    pages: list[str] = []
+    rules: list[PayloadRule] = []
 
     @property
     def title(self) -> str:
@@ -136,8 +130,7 @@ class Application(TableEntry):
         ]
 
 
-@dataclass(frozen=True, kw_only=True)
-class Catalogue(TableEntry):
+class Catalogue(NamedTuple):
     version: Literal[1]
     use_case_system: str
     use_cases: dict[str, UseCase]
@@ -163,7 +156,7 @@ class Catalogue(TableEntry):
 
 
 def _prepare(data: Any) -> Any:
-    """The YAML's spellings as the dataclasses': mapping keys into their items (a use case's code, a
+    """The YAML's spellings as the named tuples': mapping keys into their items (a use case's code, a
     service's id) and a rule's ``in`` as ``values`` (``in`` is a Python keyword)."""
     if not isinstance(data, dict):
         return data
