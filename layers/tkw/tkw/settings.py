@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 # Reports, their index items and receiver runs are kept this long (template: ReportRetentionDays).
 DEFAULT_REPORT_RETENTION_DAYS = 30
@@ -102,19 +102,18 @@ class Settings:
             raw = e.get(name)
             return default if raw is None or raw == "" else raw.strip().lower() in {"1", "true", "yes", "on"}
 
-        def number(name: str, default: int) -> int:
+        def read(name: str, default: float, kind: type[float], what: str) -> Any:
             raw = e.get(name) or str(default)
             try:
-                return int(raw)
+                return kind(raw)
             except ValueError:
-                raise ValueError(f"Invalid settings: {name} must be a whole number, not {raw!r}") from None
+                raise ValueError(f"Invalid settings: {name} must be {what}, not {raw!r}") from None
+
+        def number(name: str, default: int) -> int:
+            return int(read(name, default, int, "a whole number"))
 
         def seconds(name: str, default: float) -> float:
-            raw = e.get(name) or str(default)
-            try:
-                return float(raw)
-            except ValueError:
-                raise ValueError(f"Invalid settings: {name} must be a number of seconds, not {raw!r}") from None
+            return float(read(name, default, float, "a number of seconds"))
 
         def choice(name: str, default: str) -> str:
             return (e.get(name) or default).strip().lower()
