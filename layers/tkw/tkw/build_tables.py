@@ -1,7 +1,7 @@
 """Compile the layer's declarative tables (``make tables``): validate each YAML and write its artefact.
 
 ``python -m tkw.build_tables`` validates ``scenarios.yaml`` and ``applications.yaml`` (pydantic against
-their dataclasses, then their rules) and writes ``scenarios.pickle`` and ``applications.pickle``
+their named tuples, then their rules) and writes ``scenarios.pickle`` and ``applications.pickle``
 next to them (see :mod:`tkw.tables`); ``--check`` only says whether the shipped artefacts are current
 (exit status 1 when one is not). Run after editing a table or its schema; a test fails until then.
 """
