@@ -22,7 +22,7 @@ from unit.auth.auth_support import (
 )
 
 from tkw.auth.memory import MemoryAuthStore
-from tkw.auth.models import TOKEN_LIFETIME_SECONDS
+from tkw.auth.models import TOKEN_LIFETIME_SECONDS, TokenRecord
 from tkw.auth.token_endpoint import handle_token_request, issue_token, parse_form, token_url
 from tkw.auth.tokens import hash_token
 
@@ -173,3 +173,10 @@ def test_a_removed_app_gets_no_token(store: MemoryAuthStore) -> None:
     response = issue_token(token_request(form(sign(claims()))), store, NOW)
     assert response.status == 401
     assert body(response)["error_description"] == "Invalid 'iss'/'sub' claims in client_assertion JWT"
+
+
+def test_a_token_record_holds_only_the_tokens_sha256() -> None:
+    fields = {"api_key": API_KEY, "kid": KID, "app_name": "app", "issued_at_ms": 0, "expires_at": 599}
+    assert TokenRecord(token_hash=hash_token("an-opaque-token"), **fields).token_hash == hash_token("an-opaque-token")
+    with pytest.raises(ValueError, match="hex SHA-256"):
+        TokenRecord(token_hash="an-opaque-token", **fields)  # the token itself is never stored

@@ -32,7 +32,7 @@ class Rule:
     check: RuleFunction
     # Reads what differs for every request: X-Request-Id, X-Correlation-Id, or whether the id was
     # used before. Every other rule's findings follow from the request's content alone (see
-    # tkw.validation.engine.content_findings), so requests with the same content may share them.
+    # tkw.validation.engine.content_key), so requests with the same content may share them.
     transaction: bool = False
 
     def applies_to(self, operation: Operation) -> bool:
