@@ -267,6 +267,9 @@ class _Handler(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body leave in one go, never behind a delayed ACK
+    # Buffered: an answer's status line, headers and body leave in one write (one segment, one
+    # system call) when handle_one_request flushes, rather than the headers and the body apart.
+    wbufsize = 1 << 16
     server: LocalHttpServer
 
     def _serve(self) -> None:
@@ -283,6 +286,12 @@ class _Handler(BaseHTTPRequestHandler):
             client_ip=self.client_address[0],
         )
         self._send(self.server.api.handle(exchange))
+
+    def handle_expect_100(self) -> bool:
+        # The client waits for "100 Continue" before sending the body: it leaves now, not buffered.
+        proceed = super().handle_expect_100()
+        self.wfile.flush()
+        return proceed
 
     def __getattr__(self, name: str) -> Any:
         # Every method reaches API Gateway (TRACE, made-up ones): the API decides how to answer.

@@ -238,3 +238,80 @@ def test_a_body_over_api_gateways_10_mb_is_413_before_it_is_read(emulator: Emula
     status, answer = _raw_exchange(emulator, _request_head("POST", headers))  # no body sent at all
     assert status == 413
     assert json.loads(answer) == {"message": "Request Too Long"}
+
+
+def test_expect_100_continue_gets_its_interim_answer_before_the_body_is_sent(emulator: Emulator) -> None:
+    """curl and SDKs send ``Expect: 100-continue`` with large bodies and hold the body back until
+    the server says "100 Continue" (answers are written buffered: the interim one must still leave)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    body = json.dumps(example("process_message/POST-body.json")).encode()
+    headers = bars_headers() | {
+        "Content-Type": "application/fhir+json",
+        "Content-Length": str(len(body)),
+        "Expect": "100-continue",
+    }
+    where = urlsplit(emulator.root)
+    with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
+        sock.sendall(_request_head("POST", headers))
+        interim = sock.recv(65536)  # the body is not sent until this arrives
+        assert interim.startswith(b"HTTP/1.1 100 Continue\r\n"), interim[:200]
+        sock.sendall(body)
+        received = interim.partition(b"\r\n\r\n")[2]
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, answer = received.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200 "), head[:200]
+    bundle = json.loads(answer)
+    assert (bundle["resourceType"], bundle["type"]) == ("Bundle", "message")
+
+
+def test_an_unreadable_request_line_is_answered_400_before_the_connection_closes(emulator: Emulator) -> None:
+    """The standard library's answer (HTTP/0.9 style, no status line: the request line named no
+    version) leaves before the connection closes."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(emulator.root)
+    with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
+        sock.sendall(b"NOT A REQUEST LINE AT ALL\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert b"Error code: 400" in received, received[:300]
+
+
+def test_answers_on_one_keep_alive_connection_each_arrive_whole(emulator: Emulator) -> None:
+    """Two requests sent at once on one connection: two complete answers, in order."""
+    import socket
+    from urllib.parse import urlsplit
+
+    body = json.dumps(example("process_message/POST-body.json")).encode()
+    heads = [
+        _request_head(
+            "POST", bars_headers() | {"Content-Type": "application/fhir+json", "Content-Length": str(len(body))}
+        ).replace(b"Connection: close", b"Connection: keep-alive")
+        + body
+        for _ in range(2)
+    ]
+    where = urlsplit(emulator.root)
+    with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
+        sock.sendall(b"".join(heads))
+        received = b""
+        answers: list[tuple[bytes, bytes]] = []
+        while len(answers) < 2 and (chunk := sock.recv(65536)):
+            received += chunk
+            while b"\r\n\r\n" in received:
+                head, _, rest = received.partition(b"\r\n\r\n")
+                length = next(
+                    int(v)
+                    for k, _, v in (line.partition(b":") for line in head.split(b"\r\n")[1:])
+                    if k.lower() == b"content-length"
+                )
+                if len(rest) < length:
+                    break
+                answers.append((head, rest[:length]))
+                received = rest[length:]
+    assert [head.split(b" ")[1] for head, _ in answers] == [b"200", b"200"]
+    assert [json.loads(answer)["type"] for _, answer in answers] == ["message", "message"]

@@ -138,7 +138,7 @@ def serve(operation: Operation, app: APIGatewayRestResolver) -> Response[str]:
     """Run one BaRS request through the pipeline."""
     from tkw import pipeline  # lazy: the /tkw functions never load the BaRS pipeline (cold start)
 
-    return to_response(pipeline.handle(operation, request_of(app)))
+    return to_response(pipeline.handle(operation, request_of(app), serialised=True))
 
 
 def bars_resolver() -> APIGatewayRestResolver:

@@ -34,7 +34,11 @@ REPORT_ID_HEADER = "TKW-Report-Id"
 logger = Logger(child=True)
 
 
-def handle(operation: Operation, request: ApiRequest, services: Services | None = None) -> ApiResponse:
+def handle(
+    operation: Operation, request: ApiRequest, services: Services | None = None, *, serialised: bool = False
+) -> ApiResponse:
+    """The answer to one BaRS request; its report job handed over. ``serialised``: the answer's JSON
+    body as the text sent (the edge's case), serialised once for the sender and the report job."""
     services = services or get_services()
     if operation is Operation.PING:
         body = canned.ping_body(services.settings.tkw_edition)
@@ -62,6 +66,13 @@ def handle(operation: Operation, request: ApiRequest, services: Services | None 
     except BarsError as err:
         result = Answer(err.to_response())
     response = result.response
+    if serialised and response.body is not None and not isinstance(response.body, str | bytes):
+        response = ApiResponse(
+            status=response.status,
+            body=response.body_text(),
+            content_type=response.content_type,
+            headers=response.headers,
+        )
     if report_id is not None:
         response.headers[REPORT_ID_HEADER] = report_id
         # Echoed here too (the edge echoes every response): the report shows the answer as sent.

@@ -1,0 +1,204 @@
+"""The local runner's request path in process: CPU ms per booking ``$process-message`` (information).
+
+With reports on, every request the emulator answers costs its HTTP server process the request path
+(HTTP parsing, the proxy event, the handler, the answer, the hand-off of the report job) and the
+report worker process the report. This measures the first, the way ``make run`` serves it: booking
+requests as ``make bench`` sends them (the booking fixture, a fresh ``X-Request-Id`` each, keep-alive)
+are written as raw HTTP into one end of a loopback TCP connection and served from the other by the local runner's
+own HTTP handler (:mod:`tkw_local.server`) on one thread, AWS on in-process moto, the report jobs
+handed off as the local runner hands them (``ReportJob.to_message``) but not produced.
+
+``python bench/request_path.py [N] [--profile] [--reports-off] [--strict]``: N requests (default
+3,000) after a warm-up; ``--profile`` prints where the time goes (cProfile). Compare CPU ms a request
+on a shared machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import socket
+import sys
+import threading
+import time
+import uuid
+import warnings
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "tkw"), str(ROOT / "tests"), str(ROOT / "bench")]
+
+from run import LAMBDA_ENV, ROUTES, sender_headers  # noqa: E402 - bench/run.py: how make bench sends it
+
+WARMUP = 200
+
+
+class MessageHandoff:
+    """The local runner's hand-off on the request path (the job as its message, kept until stored),
+    without a worker: the report is not this measurement's."""
+
+    def __init__(self) -> None:
+        self.handed_over = 0
+
+    def submit(self, job: Any) -> None:
+        job.to_message()
+        self.handed_over += 1
+
+    def wait_for(self, report_id: str, timeout: float) -> bool:
+        return True
+
+    def settle(self, timeout: float) -> None:
+        return None
+
+
+def raw_requests(count: int) -> bytes:
+    route = ROUTES[2]
+    assert route.body is not None
+    fixed = "".join(f"{k}: {v}\r\n" for k, v in sender_headers(route).items())
+    head = f"{route.method} {route.path} HTTP/1.1\r\nHost: 127.0.0.1:3000\r\n{fixed}"
+    length = f"Content-Length: {len(route.body)}\r\n\r\n".encode()
+    return b"".join((head + f"X-Request-Id: {uuid.uuid4()}\r\n").encode() + length + route.body for _ in range(count))
+
+
+def serve(api: Any, raw: bytes, count: int, expected: int = 200) -> None:
+    """Serve ``count`` requests from ``raw`` on this thread (one keep-alive connection); each must
+    answer ``expected``."""
+    from tkw_local.server import _Handler
+
+    # TCP over loopback, as a sender connects (the handler sets TCP options on it).
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        ours = socket.create_connection(listener.getsockname())
+        theirs, _ = listener.accept()
+
+    def feed() -> None:
+        ours.sendall(raw)
+
+    received: list[bytes] = []
+
+    def drain() -> None:
+        # Read the answers (so the handler never blocks on a full socket) until the server closes;
+        # counted afterwards, so this thread hardly competes with the server's for the interpreter.
+        while chunk := ours.recv(1 << 20):
+            received.append(chunk)
+
+    threads = [threading.Thread(target=feed, daemon=True), threading.Thread(target=drain, daemon=True)]
+    for thread in threads:
+        thread.start()
+
+    class Server:
+        pass
+
+    server = Server()
+    server.api = api  # type: ignore[attr-defined]
+    handler = _Handler.__new__(_Handler)
+    handler.request, handler.client_address, handler.server = theirs, ("127.0.0.1", 40000), server
+    handler.setup()
+    try:
+        for _ in range(count):
+            handler.handle_one_request()
+    finally:
+        handler.finish()
+        theirs.shutdown(socket.SHUT_WR)
+    threads[1].join(30)
+    theirs.close()
+    ours.close()
+    statuses = _statuses(b"".join(received))
+    bad = [s for s in statuses if s != expected]
+    if len(statuses) != count or bad:
+        raise RuntimeError(f"{len(statuses)} answers of {count}, not {expected}: {bad[:5]}")
+
+
+def _statuses(answers: bytes) -> list[int]:
+    statuses: list[int] = []
+    at = 0
+    while at < len(answers):
+        end = answers.index(b"\r\n\r\n", at)
+        lines = answers[at:end].split(b"\r\n")
+        length = next(int(line.split(b":")[1]) for line in lines if line.lower().startswith(b"content-length"))
+        statuses.append(int(lines[0].split()[1]))
+        at = end + 4 + length
+    return statuses
+
+
+def measure(count: int, profile: bool, reports: bool, strict: bool) -> dict[str, Any]:
+    os.environ.update(LAMBDA_ENV)
+    with contextlib.redirect_stdout(io.StringIO()) as out, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = _measure(count, profile, reports, strict)
+    if profile:
+        print(out.getvalue().split("\n{", 1)[0][-30000:])
+    return result
+
+
+def _measure(count: int, profile: bool, reports: bool, strict: bool) -> dict[str, Any]:
+    from moto import mock_aws
+
+    from tkw.reports.handoff import use_host_handoff
+    from tkw_local.backend import Resolver, create_resources, parameters_from_env, serialise_dynamodb
+    from tkw_local.functions import load_function
+    from tkw_local.server import LocalApi
+    from tkw_local.template import Template
+
+    template = Template.read(ROOT / "template.yaml")
+    spec = next(f for f in template.functions() if any(r.path.endswith("/$process-message") for r in f.routes))
+    with mock_aws():
+        serialise_dynamodb()
+        resolver = create_resources(template, Resolver(parameters=parameters_from_env(template, {})))
+        for name, value in spec.environment.items():
+            os.environ[name] = str(resolver.resolve(value))
+        os.environ.update(LAMBDA_ENV)
+        os.environ["REPORTS_ENABLED"] = "true" if reports else "false"
+        os.environ["STRICT_MODE"] = "true" if strict else "false"
+        handoff = MessageHandoff()
+        use_host_handoff(handoff)
+        api = LocalApi(template_path=ROOT / "template.yaml", env=dict(os.environ), stage="local")
+        api.functions[spec.logical_id] = load_function(template.root, spec)
+        api.routes.extend(spec.routes)
+        # Strict mode refuses the fixture (its findings are errors there): that answer is timed.
+        expected = 400 if strict else 200
+        serve(api, raw_requests(WARMUP), WARMUP, expected)
+        raw = raw_requests(count)
+        profiler = None
+        if profile:
+            import cProfile
+
+            profiler = cProfile.Profile()
+            profiler.enable()
+        started, cpu_started = time.perf_counter(), time.thread_time()
+        serve(api, raw, count, expected)
+        elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
+        if profiler is not None:
+            import pstats
+
+            profiler.disable()
+            stats = pstats.Stats(profiler, stream=sys.stdout)
+            stats.sort_stats("cumulative").print_stats(70)
+            stats.sort_stats("tottime").print_stats(45)
+        use_host_handoff(None)
+        if reports and handoff.handed_over != WARMUP + count:
+            raise RuntimeError(f"{handoff.handed_over} report jobs handed over, not {WARMUP + count}")
+    return {
+        "requests": count,
+        "reports": reports,
+        "strict": strict,
+        "ms_per_request": round(elapsed * 1000 / count, 3),
+        # The serving thread's CPU time: the figure to compare on a shared machine.
+        "cpu_ms_per_request": round(cpu * 1000 / count, 3),
+    }
+
+
+if __name__ == "__main__":
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    figures = measure(
+        int(args[0]) if args else 3000,
+        profile="--profile" in sys.argv,
+        reports="--reports-off" not in sys.argv,
+        strict="--strict" in sys.argv,
+    )
+    print(
+        f"request path, booking $process-message (reports {'on' if figures['reports'] else 'off'}"
+        f"{', strict' if figures['strict'] else ''}): {figures['cpu_ms_per_request']:.3f} ms CPU a request "
+        f"({figures['ms_per_request']:.3f} ms wall; {figures['requests']:,} requests)"
+    )
