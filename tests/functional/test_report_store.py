@@ -577,3 +577,24 @@ def test_presigned_zip_link_serves_every_report_and_an_index(served_store: S3Rep
             assert f'href="{record.id}.html"' in index and f'href="{record.id}.json"' in index
             assert ReportRecord.from_json(archive.read(f"{record.id}.json")) == record
             assert record.id in archive.read(f"{record.id}.html").decode()
+
+
+@pytest.mark.usefixtures("mocked")
+def test_the_report_store_leaves_request_validation_to_the_service_which_still_refuses_bad_items() -> None:
+    """The report store's DynamoDB client skips botocore's client-side validation (a tenth of the
+    report worker's time); a malformed item is still refused, by the service, and not stored."""
+    from botocore.exceptions import ClientError, ParamValidationError
+
+    from tkw.adapters.aws import client
+
+    store = S3ReportStore(TABLE, BUCKET)
+    number_as_int = {"pk": {"S": "REPORTS#A1001"}, "sk": {"S": "x"}, "expires_at": {"N": 5}}
+    with pytest.raises(ParamValidationError):  # every other adapter's client still validates
+        client("dynamodb").put_item(TableName=TABLE, Item=number_as_int)
+    with pytest.raises(ClientError):
+        store.dynamodb.put_item(TableName=TABLE, Item=number_as_int)
+    with pytest.raises(ClientError) as refused:
+        store.dynamodb.put_item(TableName=TABLE, Item={"pk": {"S": "REPORTS#A1001"}})  # no sort key
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert boto3.client("dynamodb").scan(TableName=TABLE)["Items"] == []
+    assert store.save_all([timed_report(DAY)]) == []  # its own items go through

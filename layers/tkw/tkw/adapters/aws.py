@@ -14,16 +14,20 @@ _clients: dict[str, Any] = {}
 _lock = threading.Lock()
 
 
-def client(service: str) -> Any:
-    found = _clients.get(service)
+def client(service: str, *, validated: bool = True) -> Any:
+    """The process's client of ``service``. ``validated=False``: without botocore's client-side
+    parameter validation (the service validates every request anyway), for adapters whose requests
+    are built entirely by their own code from typed records."""
+    key = service if validated else f"{service}#unvalidated"
+    found = _clients.get(key)
     if found is not None:
         return found
     with _lock:  # boto3's default session is not safe to use from threads concurrently
-        if service not in _clients:
+        if key not in _clients:
             import boto3
             from botocore.config import Config
 
-            _clients[service] = boto3.client(
+            _clients[key] = boto3.client(
                 service,  # type: ignore[call-overload]
                 endpoint_url=os.environ.get("TKW_AWS_ENDPOINT_URL") or None,
                 config=Config(
@@ -32,9 +36,10 @@ def client(service: str) -> Any:
                     # No client-side body checksums unless an API requires them: less CPU per call.
                     request_checksum_calculation="when_required",
                     response_checksum_validation="when_required",
+                    parameter_validation=validated,
                 ),
             )
-        return _clients[service]
+        return _clients[key]
 
 
 def reset_clients() -> None:
