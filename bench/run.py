@@ -19,6 +19,8 @@ tests: missing a target does not fail the run, but a measurement that cannot be 
 answer other than 200 before timing (or from the one client) stops the bench (exit 1); non-2xx answers
 or socket errors while timing are printed and the run exits 2.
 ``BENCH_QUICK=1``: short runs (2 s of wrk per route, a 1,000-request burst).
+``python bench/run.py --throughput booking``: only the throughput of the routes whose label says
+``booking`` (reference, reports on, reports off), printed; no results.json.
 """
 
 from __future__ import annotations
@@ -497,10 +499,10 @@ def parse_wrk(text: str) -> dict[str, float]:
     return out
 
 
-def throughput(server: Server) -> dict[str, dict[str, float]]:
+def throughput(server: Server, routes: tuple[Route, ...] = ROUTES) -> dict[str, dict[str, float]]:
     """req/s of each route under wrk, after a short warm-up run whose answers must all be 2xx."""
     out: dict[str, dict[str, float]] = {}
-    for route in ROUTES:
+    for route in routes:
         server.pin()
         warm = wrk(server, route, WRK_WARMUP_SECONDS)
         if warm["non_2xx"] or warm["socket_errors"]:
@@ -1015,10 +1017,47 @@ def http_figures() -> dict[str, Any]:
     return out
 
 
+def throughput_only(match: str) -> int:
+    """``python bench/run.py --throughput booking``: only the throughput of the routes whose label
+    contains ``match``, reference then emulator with reports on and off, as :func:`http_figures`
+    measures it (information while working on one route; writes no results.json)."""
+    routes = tuple(r for r in ROUTES if match.lower() in r.label.lower())
+    if not routes or not shutil.which("wrk"):
+        print(f"no route matches {match!r}, or wrk is missing", file=sys.stderr)
+        return 1
+    plans: list[tuple[str, Callable[[], contextlib.AbstractContextManager[Server]]]] = [
+        ("reference", reference_server),
+        ("reports on", lambda: emulator(reports=True)),
+        ("reports off", lambda: emulator(reports=False)),
+    ]
+    figures: dict[str, dict[str, dict[str, float]]] = {}
+    try:
+        with on_cpu(LOAD_CPU):
+            for key, start in plans:
+                with start() as server:
+                    server.pin()
+                    check_answers(server)
+                    figures[key] = throughput(server, routes)
+    except BenchError as err:
+        print(f"BENCH FAILED: {err}", file=sys.stderr)
+        return 1
+    for route in routes:
+        reference = figures["reference"][route.label]["rps"]
+        shown = ", ".join(
+            f"{key} {f[route.label]['rps']:,.0f} req/s ({f[route.label]['rps'] / reference:.3f}x)"
+            for key, f in figures.items()
+            if key != "reference"
+        )
+        print(f"{route.label}: reference {reference:,.0f} req/s; {shown}")
+    return 0
+
+
 # -- report --------------------------------------------------------------------------------------------
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--throughput"] and len(sys.argv) == 3:
+        return throughput_only(sys.argv[2])
     if not shutil.which("wrk"):
         print("wrk not found: apt-get install wrk (or brew install wrk)", file=sys.stderr)
         return 1
