@@ -4,8 +4,8 @@ With reports on, every request the emulator answers costs its HTTP server proces
 (HTTP parsing, the proxy event, the handler, the answer, the hand-off of the report job) and the
 report worker process the report. This measures the first, the way ``make run`` serves it: booking
 requests as ``make bench`` sends them (the booking fixture, a fresh ``X-Request-Id`` each, keep-alive)
-are written as raw HTTP into one end of a loopback TCP connection and served from the other by the local runner's
-own HTTP handler (:mod:`tkw_local.server`) on one thread, AWS on in-process moto, the report jobs
+are sent as raw HTTP by a client process over one loopback TCP connection and served by the local
+runner's own HTTP handler (:mod:`tkw_local.server`) on one thread, AWS on in-process moto, the report jobs
 handed off as the local runner hands them (``ReportJob.to_message``) but not produced.
 
 ``python bench/request_path.py [N] [--profile] [--reports-off] [--strict]``: N requests (default
@@ -20,7 +20,6 @@ import io
 import os
 import socket
 import sys
-import threading
 import time
 import uuid
 import warnings
@@ -62,49 +61,48 @@ def raw_requests(count: int) -> bytes:
     return b"".join((head + f"X-Request-Id: {uuid.uuid4()}\r\n").encode() + length + route.body for _ in range(count))
 
 
+_CLIENT = """
+import socket, sys, threading
+sock = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+raw = open(sys.argv[2], "rb").read()
+threading.Thread(target=sock.sendall, args=(raw,), daemon=True).start()
+with open(sys.argv[3], "wb") as out:
+    while chunk := sock.recv(1 << 20):
+        out.write(chunk)
+"""
+
+
 def serve(api: Any, raw: bytes, count: int, expected: int = 200) -> None:
-    """Serve ``count`` requests from ``raw`` on this thread (one keep-alive connection); each must
-    answer ``expected``."""
+    """Serve ``count`` requests from ``raw`` on this thread (one keep-alive connection from a client
+    process, so that nothing else in this process competes for the interpreter); each must answer
+    ``expected``."""
+    import subprocess
+    import tempfile
+
     from tkw_local.server import _Handler
-
-    # TCP over loopback, as a sender connects (the handler sets TCP options on it).
-    with socket.create_server(("127.0.0.1", 0)) as listener:
-        ours = socket.create_connection(listener.getsockname())
-        theirs, _ = listener.accept()
-
-    def feed() -> None:
-        ours.sendall(raw)
-
-    received: list[bytes] = []
-
-    def drain() -> None:
-        # Read the answers (so the handler never blocks on a full socket) until the server closes;
-        # counted afterwards, so this thread hardly competes with the server's for the interpreter.
-        while chunk := ours.recv(1 << 20):
-            received.append(chunk)
-
-    threads = [threading.Thread(target=feed, daemon=True), threading.Thread(target=drain, daemon=True)]
-    for thread in threads:
-        thread.start()
 
     class Server:
         pass
 
     server = Server()
     server.api = api  # type: ignore[attr-defined]
-    handler = _Handler.__new__(_Handler)
-    handler.request, handler.client_address, handler.server = theirs, ("127.0.0.1", 40000), server
-    handler.setup()
-    try:
-        for _ in range(count):
-            handler.handle_one_request()
-    finally:
-        handler.finish()
-        theirs.shutdown(socket.SHUT_WR)
-    threads[1].join(30)
-    theirs.close()
-    ours.close()
-    statuses = _statuses(b"".join(received))
+    with tempfile.TemporaryDirectory() as tmp, socket.create_server(("127.0.0.1", 0)) as listener:
+        requests, answers = Path(tmp) / "requests", Path(tmp) / "answers"
+        requests.write_bytes(raw)
+        port = str(listener.getsockname()[1])
+        client = subprocess.Popen([sys.executable, "-c", _CLIENT, port, str(requests), str(answers)])
+        connection, _ = listener.accept()
+        handler = _Handler.__new__(_Handler)
+        handler.request, handler.client_address, handler.server = connection, ("127.0.0.1", 40000), server
+        handler.setup()
+        try:
+            for _ in range(count):
+                handler.handle_one_request()
+        finally:
+            handler.finish()
+            connection.close()
+        client.wait(60)
+        statuses = _statuses(answers.read_bytes())
     bad = [s for s in statuses if s != expected]
     if len(statuses) != count or bad:
         raise RuntimeError(f"{len(statuses)} answers of {count}, not {expected}: {bad[:5]}")
