@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -25,7 +26,13 @@ if TYPE_CHECKING:
     from tkw.reports.model import ResponseLink
     from tkw.validation.findings import Finding
 
-MESSAGE_VERSION = 1
+# Version 2 carries the bodies after the JSON line, as they are, wherever that is safe (see
+# ReportJob.to_message); version 1 (everything inside the JSON, the request body base64) still reads.
+MESSAGE_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
+# What an SQS message may hold that also needs no escaping in JSON: printable ASCII, tab, newline,
+# carriage return. A body with anything else travels inside the JSON line.
+_NOT_AS_IS = re.compile(r"[^\t\n\r\x20-\x7e]")
 ORGANISATION_HEADER = "NHSD-End-User-Organisation"
 # The organisation a report is filed under when NHSD-End-User-Organisation gave no usable ODS code.
 # It is not a valid ODS code, so no sender can ask the reports API for it (see ``tkw.reports.api``).
@@ -82,8 +89,29 @@ class ReportJob:
     responses: tuple[ResponseLink, ...] = ()
 
     def to_message(self) -> str:
-        """The SQS message body (the request body base64: it may not be UTF-8)."""
+        """The SQS message body: one JSON line, then the bodies that can travel as they are.
+
+        The response body (an answer's JSON text, mostly) and an admitted request body (JSON, hence
+        valid UTF-8) follow the line unescaped when they are printable ASCII, their lengths in the
+        line: escaping them into JSON (or the request body into base64) and back cost the request
+        path and the report worker more than the rest of the message. Otherwise they travel inside
+        the line as version 1 had them (the request body base64: it may not be UTF-8).
+        """
         request, response = self.request, self.response
+        response_text = response.body_text() if response.body is not None else None
+        trailing: list[str] = []
+        framed: dict[str, int] = {}
+        if response_text is not None and not _NOT_AS_IS.search(response_text):
+            framed["response"] = len(response_text)
+            trailing.append(response_text)
+            response_text = None
+        request_body: str | None = None
+        if request.body is not None:
+            if self.bundle is not None and request.body.isascii():  # admitted: JSON, no control characters
+                framed["request"] = len(request.body)
+                trailing.append(request.body.decode("ascii"))
+            else:
+                request_body = base64.b64encode(request.body).decode()
         data: dict[str, Any] = {
             "v": MESSAGE_VERSION,
             "report_id": self.report_id,
@@ -98,7 +126,7 @@ class ReportJob:
                 "headers": {k: list(v) for k, v in request.headers.items()},
                 "query": {k: list(v) for k, v in request.query.items()},
                 "path_params": dict(request.path_params),
-                "body": None if request.body is None else base64.b64encode(request.body).decode(),
+                "body": request_body,
                 "base_url": request.base_url,
                 "request_time_epoch_ms": request.request_time_epoch_ms,
             },
@@ -106,25 +134,38 @@ class ReportJob:
                 "status": response.status,
                 "content_type": response.content_type,
                 "headers": dict(response.headers),
-                "body": response.body_text() if response.body is not None else None,
+                "body": response_text,
             },
+            "framed": framed,
         }
         if self.findings is not None:
             data["findings"] = [f.model_dump(mode="json") for f in self.findings]
         if self.responses:
             data["responses"] = [link.model_dump(mode="json") for link in self.responses]
-        return json.dumps(data, separators=(",", ":"))
+        # json.dumps escapes every newline inside the line: the first newline ends it.
+        return "\n".join([json.dumps(data, separators=(",", ":")), "".join(trailing)])
 
     @classmethod
     def from_message(cls, text: str) -> ReportJob:
         from tkw.reports.model import ResponseLink  # the model imports new_report_id from here
         from tkw.validation.findings import Finding  # the worker's side: the API never reads a job
 
-        data = json.loads(text)
-        if data.get("v") != MESSAGE_VERSION:
-            raise ValueError(f"report job message version {data.get('v')!r} is not {MESSAGE_VERSION}")
+        line, _, trailing = text.partition("\n")
+        data = json.loads(line)
+        if data.get("v") not in _READABLE_VERSIONS:
+            raise ValueError(f"report job message version {data.get('v')!r} is not one of {_READABLE_VERSIONS}")
         raw, answer = data["request"], data["response"]
-        body = None if raw["body"] is None else base64.b64decode(raw["body"])
+        framed: dict[str, int] = data.get("framed") or {}
+        if len(trailing) != sum(framed.values()):
+            raise ValueError("report job message: the bodies after its first line do not match their lengths")
+        response_body = answer["body"]
+        if "response" in framed:
+            response_body, trailing = trailing[: framed["response"]], trailing[framed["response"] :]
+        body: bytes | None
+        if "request" in framed:
+            body, trailing = trailing[: framed["request"]].encode("ascii"), trailing[framed["request"] :]
+        else:
+            body = None if raw["body"] is None else base64.b64decode(raw["body"])
         request = ApiRequest(
             method=raw["method"],
             path=raw["path"],
@@ -137,7 +178,7 @@ class ReportJob:
         )
         response = ApiResponse(
             status=int(answer["status"]),
-            body=answer["body"],
+            body=response_body,
             content_type=answer["content_type"],
             headers=dict(answer["headers"]),
         )
