@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from concurrent.futures import ThreadPoolExecutor
 
@@ -315,3 +316,43 @@ def test_answers_on_one_keep_alive_connection_each_arrive_whole(emulator: Emulat
                 received = rest[length:]
     assert [head.split(b" ")[1] for head, _ in answers] == [b"200", b"200"]
     assert [json.loads(answer)["type"] for _, answer in answers] == ["message", "message"]
+
+
+def _raw_answer(emulator: Emulator, request: bytes) -> bytes:
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(emulator.root)
+    with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    return received
+
+
+def test_a_header_section_past_the_limits_is_431(emulator: Emulator) -> None:
+    many = "".join(f"X-Field-{i}: {i}\r\n" for i in range(150))
+    answer = _raw_answer(
+        emulator, f"GET /booking-and-referral/FHIR/R4/_ping HTTP/1.1\r\nHost: a\r\n{many}\r\n".encode()
+    )
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    long_line = "X-Long: " + "a" * 70_000
+    answer = _raw_answer(emulator, f"GET /booking-and-referral/FHIR/R4/_ping HTTP/1.1\r\n{long_line}\r\n\r\n".encode())
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+
+
+def test_folded_and_repeated_headers_reach_the_api_as_sent(emulator: Emulator) -> None:
+    """An obsolete folded header line is part of its field; a repeated header's first value counts."""
+    request = (
+        b"GET /booking-and-referral/FHIR/R4/_ping HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
+        b"X-Request-Id: first\r\nx-request-id: second\r\nX-Correlation-Id: one\r\n two\r\n\r\n"
+    )
+    answer = _raw_answer(emulator, request)
+    head = answer.partition(b"\r\n\r\n")[0].decode("iso-8859-1")
+    assert head.startswith("HTTP/1.1 200 "), head
+    import http.client
+
+    echoed = http.client.parse_headers(io.BytesIO(head.split("\r\n", 1)[1].encode("iso-8859-1") + b"\r\n\r\n"))
+    assert echoed.get("X-Request-Id") == "first", head
+    assert (echoed.get("X-Correlation-Id") or "").split() == ["one", "two"], head
