@@ -4,6 +4,9 @@ Public even in ``int`` mode: an application must exist before it can obtain a to
 deployed, the route is protected by IAM (see template.yaml).
 """
 
+from tkw import init_phase  # first: Powertools and the domain import with the collector off
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -41,3 +44,6 @@ def delete_app(api_key: str) -> Response[str]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_phase.end()

@@ -1,5 +1,8 @@
 """/tkw/endpoints: a sender registers, lists, tests and removes where the emulator sends its responses."""
 
+from tkw import init_phase  # first: Powertools and the domain import with the collector off
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -63,3 +66,6 @@ def ping_endpoint(service_id: str) -> Response[str]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_phase.end()

@@ -1,5 +1,8 @@
 """Every other path and method: 404 NOT_FOUND, or 405 with Allow on a known BaRS path."""
 
+from tkw import init_phase  # first: Powertools and the domain import with the collector off
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
@@ -19,3 +22,6 @@ app = bars_resolver()
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_phase.end()

@@ -1,5 +1,8 @@
 """/tkw/portal: the TKW Portal, emulated (the page and its static files; no token needed to load it)."""
 
+from tkw import init_phase  # first: Powertools and the domain import with the collector off
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -32,3 +35,6 @@ def asset(asset: str) -> Response[str]:
 @tracer.capture_lambda_handler
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_phase.end()

@@ -1,5 +1,8 @@
 """/tkw/receiver-runs and /tkw/receiver-suite: start, follow and list receiver test runs."""
 
+from tkw import init_phase  # first: Powertools and the domain import with the collector off
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -54,3 +57,6 @@ def describe_suite() -> Response[str]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_phase.end()

@@ -1,5 +1,8 @@
 """SQS consumer: runs each queued receiver run (one message per run) and writes its reports."""
 
+from tkw import init_phase  # first: Powertools and the domain import with the collector off
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -33,3 +36,6 @@ def run_message(record: SQSRecord) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
     return process_partial_response(event=event, record_handler=run_message, processor=processor, context=context)
+
+
+init_phase.end()

@@ -6,6 +6,9 @@ is reported as a batch item failure: SQS redelivers it (writes are keyed by repo
 rewrites the same items), and after maxReceiveCount it moves to the dead-letter queue.
 """
 
+from tkw import init_phase  # first: Powertools and the domain import with the collector off
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -43,3 +46,6 @@ def handler(event: SQSEvent, context: LambdaContext) -> dict[str, Any]:
     if failed:
         metrics.add_metric(name="ReportsFailed", unit=MetricUnit.Count, value=len(failed))
     return {"batchItemFailures": failures}
+
+
+init_phase.end()

@@ -1,5 +1,8 @@
 """SQS consumer: sends each queued response to the sender's endpoint, judges its answer, reports it."""
 
+from tkw import init_phase  # first: Powertools and the domain import with the collector off
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -32,3 +35,6 @@ def send_message(record: SQSRecord) -> None:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> Any:
     return process_partial_response(event=event, record_handler=send_message, processor=processor, context=context)
+
+
+init_phase.end()

@@ -1,5 +1,8 @@
 """POST /tkw/responses: send one response (interim, full, reject, dna, out-of-area) to an earlier request."""
 
+from tkw import init_phase  # first: Powertools and the domain import with the collector off
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -25,3 +28,6 @@ def send_response() -> Response[str]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_phase.end()

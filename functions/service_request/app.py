@@ -1,5 +1,8 @@
 """GET /ServiceRequest and /ServiceRequest/{id}: read and search referrals and validations."""
 
+from tkw import init_phase  # first: Powertools and the domain import with the collector off
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -32,3 +35,6 @@ def read_service_request(id: str) -> Response[str]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_phase.end()

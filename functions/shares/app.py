@@ -5,6 +5,9 @@ Tracing never captures responses here, and the edge logs these paths with the to
 link's token is as good as the report it shows.
 """
 
+from tkw import init_phase  # first: Powertools and the domain import with the collector off
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -62,3 +65,6 @@ def open_share(token: str) -> Response[str]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_phase.end()

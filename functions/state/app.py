@@ -1,5 +1,8 @@
 """/tkw/state: GET the organisation's stateful 111-to-ED state; DELETE resets it at once."""
 
+from tkw import init_phase  # first: Powertools and the domain import with the collector off
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
@@ -31,3 +34,6 @@ def reset_state() -> Response[str]:
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     return app.resolve(event, context)
+
+
+init_phase.end()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -90,7 +89,7 @@ def test_put_app_replaces_its_keys(store: DynamoAuthStore) -> None:
 
 
 def test_expired_app_reads_as_absent(store: DynamoAuthStore) -> None:
-    store.put_app(replace(app_record(), expires_at=int(NOW) + 10))
+    store.put_app(app_record()._replace(expires_at=int(NOW) + 10))
     assert store.get_app(API_KEY, NOW) is not None
     assert store.get_app(API_KEY, NOW + 10) is None
     assert not store.app_exists(API_KEY, NOW + 10)

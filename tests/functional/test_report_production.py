@@ -3,7 +3,6 @@ batch and across batches, redelivered jobs, reports read back; the same on the i
 
 from __future__ import annotations
 
-import dataclasses
 import sys
 import uuid
 from collections.abc import Iterator
@@ -136,7 +135,7 @@ def test_requests_that_differ_beyond_their_ids_are_checked_apart(store: ReportSt
         organisation="A1001",
         received=RECEIVED + 1,
         operation=Operation.PROCESS_MESSAGE,
-        request=dataclasses.replace(request, headers=headers),
+        request=request._replace(headers=headers),
         response=response,
         bundle=bundle,
     )

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
 from tkw.encoded_headers import DOS_SYSTEM, TargetIdentifier
 
@@ -32,8 +31,7 @@ class RegisteredServices(Protocol):
     def is_registered(self, service_id: str, organisation: str) -> bool: ...
 
 
-@dataclass(frozen=True, slots=True)
-class EndpointCatalogue:
+class EndpointCatalogue(NamedTuple):
     tkw_services: frozenset[str]
     registered: tuple[RegisteredServices, ...] = ()
 

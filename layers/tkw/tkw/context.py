@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from tkw.encoded_headers import TargetIdentifier
 from tkw.fhir.outcome import BarsError
@@ -42,8 +42,7 @@ class RequestContext:
         return classify(self.bundle)
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
+class Answer(NamedTuple):
     """The receiver's answer to one request, and the TKW scenario (or stateful step) that chose it."""
 
     response: ApiResponse

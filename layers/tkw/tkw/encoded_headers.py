@@ -10,8 +10,7 @@ import base64
 import binascii
 import json
 import re
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 ODS_SYSTEM = "https://fhir.nhs.uk/Id/ods-organization-code"
 DOS_SYSTEM = "https://fhir.nhs.uk/Id/dos-service-id"
@@ -43,8 +42,7 @@ def decode_base64_json(value: str, header: str) -> Any:
         raise HeaderError(f"The {header} header does not decode to JSON.", stage="json") from None
 
 
-@dataclass(frozen=True, slots=True)
-class TargetIdentifier:
+class TargetIdentifier(NamedTuple):
     system: str
     value: str
 

@@ -22,9 +22,8 @@ import hashlib
 import pickle
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 T = TypeVar("T")
 
@@ -39,8 +38,7 @@ def _identity(data: Any) -> Any:
     return data
 
 
-@dataclass(frozen=True, slots=True)
-class Table(Generic[T]):
+class Table(NamedTuple, Generic[T]):
     """One YAML table of a package, its schema (the root named tuple) and its whole-table rules."""
 
     package: str  # e.g. "tkw.scenarios"

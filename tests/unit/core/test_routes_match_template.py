@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from bars_support import ROOT
 
 from tkw import BASE_PATH
-from tkw.routes import BARS_ROUTES
+from tkw.routes import BARS_ROUTES, Operation, find_route
 from tkw_local.template import Template
 
 TEMPLATE = Template.read(ROOT / "template.yaml")
@@ -56,3 +57,30 @@ def test_each_handler_decorates_exactly_its_template_routes() -> None:
         decorated = {(m, re.sub(r"<(\w+)>", "{param}", p)) for m, p in decorated}
         expected = {(r.method, re.sub(r"\{(\w+)\}", "{param}", r.path)) for r in spec.routes}
         assert decorated == expected, spec.logical_id
+
+
+@pytest.mark.parametrize(
+    ("path", "operation"),
+    [
+        ("/Slot", Operation.SLOT_SEARCH),
+        ("/Slot/", Operation.SLOT_SEARCH),  # one trailing slash: API Gateway routes it the same
+        ("/Appointment/", Operation.APPOINTMENT_SEARCH),
+        ("/Appointment/abc-123", Operation.APPOINTMENT_READ),
+        ("/Appointment/abc-123/", Operation.APPOINTMENT_READ),
+        ("/$process-message", Operation.PROCESS_MESSAGE),
+        ("/Slot//", None),  # two trailing slashes
+        ("/Appointment//", None),  # an empty id
+        ("/Appointment/abc/def", None),  # a segment too many
+        ("/slot", None),  # paths are case sensitive: the caseless match only names the path meant
+        ("/Slots", None),
+        ("", None),
+    ],
+)
+def test_a_path_finds_its_route_segment_by_segment(path: str, operation: Operation | None) -> None:
+    route = find_route(BASE_PATH + path)
+    assert (None if route is None else next(iter(route.methods.values()))) == operation
+
+
+def test_a_path_outside_the_base_path_finds_no_route() -> None:
+    assert find_route("/Slot") is None
+    assert find_route("/other" + BASE_PATH + "/Slot") is None

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tkw.stateful.clock import LONDON, london_iso, next_london_midnight
+from tkw.stateful.clock import london_iso, next_london_midnight
+
+LONDON = ZoneInfo("Europe/London")
 
 
 def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0, second: int = 0) -> float:

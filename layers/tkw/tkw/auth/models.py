@@ -1,14 +1,15 @@
 """Data shapes of the API-M emulation: check results, registered applications, issued tokens.
 
-Frozen dataclasses: the bearer check runs in every BaRS function in ``int`` mode, and keeping
-pydantic out of their import graph is most of their cold start (issue 13).
+Named tuples (and one frozen dataclass, whose ``__post_init__`` guards what a token record may
+hold): the bearer check runs in every BaRS function in ``int`` mode, and keeping pydantic out of
+their import graph is most of their cold start (issue 13).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
     from tkw.validation.findings import Severity  # one severity scale for every finding
@@ -31,8 +32,7 @@ BARS_SCOPE = "urn:nhsd:apim:app:level3:booking-and-referral"
 _SHA256_HEX = re.compile(r"^[0-9a-f]{64}\Z")
 
 
-@dataclass(frozen=True, kw_only=True)
-class AssertionCheck:
+class AssertionCheck(NamedTuple):
     """One check made on a token request, for the sender's report.
 
     ``passed`` is False both for a failed check and for one that could not run (``skipped``: an
@@ -47,24 +47,22 @@ class AssertionCheck:
     skipped: bool = False
 
 
-@dataclass(frozen=True, kw_only=True)
-class AppKey:
+class AppKey(NamedTuple):
     """A public key registered for an application under a ``kid``."""
 
     kid: str
     public_key_pem: str  # SubjectPublicKeyInfo PEM, normalised at registration
 
 
-@dataclass(frozen=True, kw_only=True)
-class AppRecord:
+class AppRecord(NamedTuple):
     """A registered application: the emulator's stand-in for an API-M developer-portal app."""
 
     api_key: str
     name: str
+    created_at: int  # epoch seconds
     keys: tuple[AppKey, ...] = ()
     # The organisations (ODS codes) it acts for: in int mode its tokens see only their data.
     ods_codes: tuple[str, ...] = ()
-    created_at: int  # epoch seconds
     expires_at: int | None = None  # epoch seconds; None: kept until deleted (seeded apps)
 
     def key_for(self, kid: str) -> AppKey | None:

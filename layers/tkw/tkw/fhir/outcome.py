@@ -10,7 +10,7 @@ from __future__ import annotations
 import copy
 import uuid
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from tkw.http import ApiResponse
 
@@ -18,8 +18,7 @@ HTTP_ERROR_CODES_SYSTEM = "https://fhir.nhs.uk/Codesystem/http-error-codes"
 OUTCOME_PROFILE = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-OperationOutcome"
 
 
-@dataclass(frozen=True, slots=True)
-class Issue:
+class Issue(NamedTuple):
     code: str  # FHIR IssueType, e.g. "invalid", "not-found"
     bars_code: str  # BaRS http-error-code, e.g. "REC_BAD_REQUEST"
     diagnostics: str

@@ -11,11 +11,10 @@ import json
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from importlib.resources.abc import Traversable
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from tkw import BASE_PATH
@@ -155,8 +154,7 @@ INCLUDE_ALIASES: dict[str, str] = {
 SLOT_STEP = timedelta(minutes=30)
 
 
-@dataclass(frozen=True, slots=True)
-class SlotWindow:
+class SlotWindow(NamedTuple):
     """The `start` parameter: lower/upper bounds (``ge``/``gt``, ``le``/``lt``) when parseable."""
 
     lower: datetime | None = None

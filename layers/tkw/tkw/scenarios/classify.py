@@ -24,8 +24,7 @@ An unknown combination raises 400 REC_BAD_REQUEST ``invariant`` saying what was 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from tkw.fhir.outcome import BarsError
 from tkw.message_kinds import NHS_NUMBER_SYSTEM, MessageKind
@@ -62,8 +61,7 @@ def answer_kind(workflow: str) -> MessageKind:
 _FOCUS_TYPE = {"booking-request": "Appointment", "servicerequest-request": "ServiceRequest"}
 
 
-@dataclass(frozen=True, slots=True)
-class Classification:
+class Classification(NamedTuple):
     kind: MessageKind
     event: str
     reason: str | None  # first MessageHeader.reason code, lower-cased
@@ -75,7 +73,7 @@ class Classification:
     patient: Mapping[str, Any] | None = None
     bundle_id: str | None = None
     response_identifier: str | None = None  # MessageHeader.response.identifier (async responses)
-    notes: tuple[str, ...] = field(default=())  # tolerated deviations from the IG, for reports
+    notes: tuple[str, ...] = ()  # tolerated deviations from the IG, for reports
     workflow: str = ""  # the finer workflow (tkw.applications.model.Workflow); kind when equal
     use_case: str | None = None  # the payload's usecases-categories-bars code, lower-cased
 

@@ -10,9 +10,8 @@ no Appointment at all, is *mis-linked*. Pure functions over the bundle dict; not
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 from tkw.message_kinds import MessageKind
 from tkw.stateful.machine import Event
@@ -28,8 +27,7 @@ _EVENT_BY_KIND: Mapping[MessageKind, Event] = MappingProxyType(
 STATEFUL_KINDS: frozenset[MessageKind] = frozenset({*_EVENT_BY_KIND, MessageKind.REFERRAL_NEW})
 
 
-@dataclass(frozen=True, slots=True)
-class StatefulEvent:
+class StatefulEvent(NamedTuple):
     event: Event
     # Why a referral counts as mis-linked; appended to the 409 diagnostics.
     note: str | None = None

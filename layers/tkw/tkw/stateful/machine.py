@@ -8,9 +8,9 @@ code, FHIR issue code and diagnostics TKW answers with. Nothing here does I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from enum import StrEnum
 from types import MappingProxyType
+from typing import NamedTuple
 
 
 class State(StrEnum):
@@ -35,8 +35,7 @@ REFERRAL_NOT_LINKED = "Referral is not linked to the correct booking"
 REFERRAL_DOES_NOT_EXIST = "No Referral - The referral this request relates to does not exist"
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
     """One cell: success (status 200, ``next_state``) or an error (status, codes, diagnostics)."""
 
     status: int

@@ -18,8 +18,7 @@ import random
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools import Logger
 
@@ -47,8 +46,7 @@ BOOKED, CANCELLED = "booked", "cancelled"  # Appointment.status
 ACTIVE, REVOKED = "active", "revoked"  # ServiceRequest.status
 
 
-@dataclass(frozen=True, slots=True)
-class StatefulResult:
+class StatefulResult(NamedTuple):
     """A success cell: what the responder echoes (status 200 and the id of the resource concerned)."""
 
     status: int
@@ -60,19 +58,18 @@ class StatefulResult:
     service_request_id: str | None  # the organisation's referral after the transition, if any
 
 
-@dataclass(frozen=True, kw_only=True)
-class StateView:
+class StateView(NamedTuple):
     """``GET /tkw/state``: the organisation's current state, for the portal."""
 
     organisation: str
-    patient: str = STATEFUL_NHS_NUMBER
     state: State
+    resets_at: str  # ISO 8601, Europe/London
+    patient: str = STATEFUL_NHS_NUMBER
     appointment_id: str | None = None
     service_request_id: str | None = None
-    resets_at: str  # ISO 8601, Europe/London
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "state": self.state.value}
+        return {**self._asdict(), "state": self.state.value}
 
 
 def organisation_from_header(value: str | None) -> str:
@@ -222,8 +219,7 @@ def _refusal(outcome: Outcome, event: StatefulEvent) -> BarsError:
     )
 
 
-@dataclass(frozen=True, slots=True)
-class _Plan:
+class _Plan(NamedTuple):
     ods: str
     current: StateRecord | None
     next_state: State

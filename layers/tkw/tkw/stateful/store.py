@@ -21,16 +21,14 @@ from __future__ import annotations
 
 import copy
 import threading
-from dataclasses import dataclass, field, replace
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, NamedTuple, Protocol
 
 from tkw.stateful.machine import State
 
 ResourceType = Literal["Appointment", "ServiceRequest"]
 
 
-@dataclass(frozen=True, slots=True)
-class StateRecord:
+class StateRecord(NamedTuple):
     ods: str
     state: State
     generation: str  # fixed from the first write after a reset/expiry until the next one
@@ -43,28 +41,25 @@ class StateRecord:
         return self.expires_at > now
 
 
-@dataclass(frozen=True, slots=True)
-class ResourceRecord:
+class ResourceRecord(NamedTuple):
     resource_id: str
     resource_type: ResourceType
     ods: str
     generation: str
     status: str  # Appointment: booked | cancelled; ServiceRequest: active | revoked
     expires_at: int
-    resource: dict[str, Any] = field(default_factory=dict)  # snapshot from the request
+    resource: dict[str, Any]  # snapshot from the request
 
     def live(self, now: float) -> bool:
         return self.expires_at > now
 
 
-@dataclass(frozen=True, slots=True)
-class StatusChange:
+class StatusChange(NamedTuple):
     resource_id: str
     status: str
 
 
-@dataclass(frozen=True, slots=True)
-class Commit:
+class Commit(NamedTuple):
     """A transition's writes, applied all-or-nothing."""
 
     state: StateRecord
@@ -121,17 +116,17 @@ class InMemoryStateStore:
                 return False
             self._states[ods] = change.state
             for record in change.new_resources:
-                self._resources[record.resource_id] = replace(record, resource=copy.deepcopy(record.resource))
+                self._resources[record.resource_id] = record._replace(resource=copy.deepcopy(record.resource))
             for status_change in change.status_changes:
                 found = self._resources.get(status_change.resource_id)
                 if found is not None:
-                    self._resources[status_change.resource_id] = replace(found, status=status_change.status)
+                    self._resources[status_change.resource_id] = found._replace(status=status_change.status)
             return True
 
     def read_resource(self, resource_id: str) -> ResourceRecord | None:
         with self._lock:
             found = self._resources.get(resource_id)
-            return None if found is None else replace(found, resource=copy.deepcopy(found.resource))
+            return None if found is None else found._replace(resource=copy.deepcopy(found.resource))
 
     def delete_state(self, ods: str) -> None:
         with self._lock:
