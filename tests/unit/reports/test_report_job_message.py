@@ -90,6 +90,7 @@ JOBS = {
     "a GET": lambda: _job(None, method="GET", path="/metadata"),
     "strict mode (findings in the job)": lambda: _job(BOOKING, strict=True),
     "a referral": lambda: _job(json.dumps(ig_example("REFREQ01")).encode()),
+    "booking with CR LF line ends": lambda: _job(BOOKING.replace(b"\n", b"\r\n")),
 }
 
 
@@ -142,6 +143,9 @@ def test_bodies_that_could_not_travel_as_they_are_go_inside_the_line() -> None:
     non_ascii = _job(_non_ascii_booking())
     data = json.loads(non_ascii.to_message().partition("\n")[0])
     assert base64.b64decode(data["request"]["body"]) == _non_ascii_booking()
+    crlf = _job(BOOKING.replace(b"\n", b"\r\n"))  # an XML transport could turn CR LF into LF
+    data = json.loads(crlf.to_message().partition("\n")[0])
+    assert base64.b64decode(data["request"]["body"]) == BOOKING.replace(b"\n", b"\r\n")
     refused = _job(b'{"a": "\x01"')
     data = json.loads(refused.to_message().partition("\n")[0])
     assert base64.b64decode(data["request"]["body"]) == b'{"a": "\x01"'

@@ -30,9 +30,9 @@ if TYPE_CHECKING:
 # ReportJob.to_message); version 1 (everything inside the JSON, the request body base64) still reads.
 MESSAGE_VERSION = 2
 _READABLE_VERSIONS = (1, 2)
-# What an SQS message may hold that also needs no escaping in JSON: printable ASCII, tab, newline,
-# carriage return. A body with anything else travels inside the JSON line.
-_NOT_AS_IS = re.compile(r"[^\t\n\r\x20-\x7e]")
+# What an SQS message holds exactly, needing no escaping: printable ASCII, tab, newline (no carriage
+# return: XML transports may turn CR LF into LF). A body with anything else travels inside the line.
+_NOT_AS_IS = re.compile(r"[^\t\n\x20-\x7e]")
 ORGANISATION_HEADER = "NHSD-End-User-Organisation"
 # The organisation a report is filed under when NHSD-End-User-Organisation gave no usable ODS code.
 # It is not a valid ODS code, so no sender can ask the reports API for it (see ``tkw.reports.api``).
@@ -107,7 +107,8 @@ class ReportJob:
             response_text = None
         request_body: str | None = None
         if request.body is not None:
-            if self.bundle is not None and request.body.isascii():  # admitted: JSON, no control characters
+            # Admitted: JSON, so no control characters but white space.
+            if self.bundle is not None and request.body.isascii() and b"\r" not in request.body:
                 framed["request"] = len(request.body)
                 trailing.append(request.body.decode("ascii"))
             else:
