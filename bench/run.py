@@ -25,6 +25,7 @@ or socket errors while timing are printed and the run exits 2.
 
 from __future__ import annotations
 
+import argparse
 import atexit
 import contextlib
 import functools
@@ -1066,8 +1067,17 @@ def throughput_only(match: str) -> int:
 
 
 def main() -> int:
-    if sys.argv[1:2] == ["--throughput"] and len(sys.argv) == 3:
-        return throughput_only(sys.argv[2])
+    parser = argparse.ArgumentParser(
+        description="Issue 13's figures next to their targets (BENCH_QUICK=1: a short run); writes bench/results.json."
+    )
+    parser.add_argument(
+        "--throughput",
+        metavar="ROUTE",
+        help="only the throughput of the routes whose name contains ROUTE (e.g. booking), printed, no results.json",
+    )
+    args = parser.parse_args()
+    if args.throughput is not None:
+        return throughput_only(args.throughput)
     if not shutil.which("wrk"):
         print("wrk not found: apt-get install wrk (or brew install wrk)", file=sys.stderr)
         return 1

@@ -281,7 +281,7 @@ class _Handler(BaseHTTPRequestHandler):
             method=self.command,
             path=unquote(raw_path, errors="replace"),
             query=query,
-            headers=list(self.headers.items()),
+            headers=[(name, _unfolded(value)) for name, value in self.headers.items()],
             body=body,
             client_ip=self.client_address[0],
         )
@@ -347,6 +347,15 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # LocalApi logs one line per request itself
+
+
+_OBS_FOLD = re.compile(r"\r?\n[ \t]+")
+
+
+def _unfolded(value: str) -> str:
+    """A header value with each obsolete line fold replaced by one space (RFC 9112 §5.2), as a proxy
+    does before passing it on: echoed as it came, a fold would break the answer's header section."""
+    return _OBS_FOLD.sub(" ", value)
 
 
 class LocalHttpServer(ThreadingHTTPServer):
