@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tkw.fhir.outcome import BarsError
-from tkw.http import ApiResponse
+from tkw.http import ApiRequest, ApiResponse
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures"
@@ -59,6 +59,18 @@ def bars_headers(target_value: str | None = "2000011147", ods: str = "A1001", **
 
 
 @cache
+def process_message_request(body: bytes | None, content_type: str = "application/fhir+json") -> ApiRequest:
+    """A ``$process-message`` POST with the BaRS headers, as the edge builds it from API Gateway's event."""
+    headers = bars_headers() | {"Content-Type": content_type}
+    return ApiRequest(
+        method="POST",
+        path=BASE + "/$process-message",
+        headers={k.lower(): (v,) for k, v in headers.items()},
+        body=body,
+        base_url="http://127.0.0.1:3000",
+    )
+
+
 def _load(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))
 

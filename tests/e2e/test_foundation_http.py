@@ -181,8 +181,36 @@ def test_tkw_edition_and_unknown_targets_are_read_from_the_environment() -> None
         stop_emulator(beta)
 
 
-def _raw_exchange(emulator: Emulator, request: bytes) -> tuple[int, bytes]:
-    """Send bytes as they are (what http.client will not: a chunked body, a false Content-Length)."""
+def _raw_answers(emulator: Emulator, request: bytes, count: int = 1) -> list[tuple[bytes, bytes]]:
+    """Send bytes as they are (what http.client will not: a chunked body, a false Content-Length,
+    pipelined requests); the first ``count`` answers as (head, body), framed by Content-Length."""
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(emulator.root)
+    answers: list[tuple[bytes, bytes]] = []
+    with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
+        sock.sendall(request)
+        received = b""
+        while len(answers) < count and (chunk := sock.recv(65536)):
+            received += chunk
+            while len(answers) < count and b"\r\n\r\n" in received:
+                head, _, rest = received.partition(b"\r\n\r\n")
+                length = next(
+                    int(v)
+                    for k, _, v in (line.partition(b":") for line in head.split(b"\r\n")[1:])
+                    if k.strip().lower() == b"content-length"
+                )
+                if len(rest) < length:
+                    break
+                answers.append((head, rest[:length]))
+                received = rest[length:]
+    assert len(answers) == count, f"{len(answers)} complete answers of {count}: {received[:300]!r}"
+    return answers
+
+
+def _raw_until_closed(emulator: Emulator, request: bytes) -> bytes:
+    """Everything the emulator sends back to ``request`` (sent as it is) until it closes the connection."""
     import socket
     from urllib.parse import urlsplit
 
@@ -192,18 +220,13 @@ def _raw_exchange(emulator: Emulator, request: bytes) -> tuple[int, bytes]:
         received = b""
         while chunk := sock.recv(65536):
             received += chunk
-            head, _, body = received.partition(b"\r\n\r\n")
-            length = next(
-                (
-                    int(line.split(b":")[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length")
-                ),
-                None,
-            )
-            if length is not None and len(body) >= length:
-                return int(head.split(b" ")[1]), body[:length]
-    raise AssertionError(f"no complete answer: {received[:300]!r}")
+    return received
+
+
+def _raw_exchange(emulator: Emulator, request: bytes) -> tuple[int, bytes]:
+    """The status and body of the answer to ``request`` sent as it is."""
+    head, body = _raw_answers(emulator, request)[0]
+    return int(head.split(b" ")[1]), body
 
 
 def _request_head(method: str, headers: dict[str, str]) -> bytes:
@@ -271,23 +294,12 @@ def test_expect_100_continue_gets_its_interim_answer_before_the_body_is_sent(emu
 def test_an_unreadable_request_line_is_answered_400_before_the_connection_closes(emulator: Emulator) -> None:
     """The standard library's answer (HTTP/0.9 style, no status line: the request line named no
     version) leaves before the connection closes."""
-    import socket
-    from urllib.parse import urlsplit
-
-    where = urlsplit(emulator.root)
-    with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
-        sock.sendall(b"NOT A REQUEST LINE AT ALL\r\n\r\n")
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
+    received = _raw_until_closed(emulator, b"NOT A REQUEST LINE AT ALL\r\n\r\n")
     assert b"Error code: 400" in received, received[:300]
 
 
 def test_answers_on_one_keep_alive_connection_each_arrive_whole(emulator: Emulator) -> None:
     """Two requests sent at once on one connection: two complete answers, in order."""
-    import socket
-    from urllib.parse import urlsplit
-
     body = json.dumps(example("process_message/POST-body.json")).encode()
     heads = [
         _request_head(
@@ -296,49 +308,21 @@ def test_answers_on_one_keep_alive_connection_each_arrive_whole(emulator: Emulat
         + body
         for _ in range(2)
     ]
-    where = urlsplit(emulator.root)
-    with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
-        sock.sendall(b"".join(heads))
-        received = b""
-        answers: list[tuple[bytes, bytes]] = []
-        while len(answers) < 2 and (chunk := sock.recv(65536)):
-            received += chunk
-            while b"\r\n\r\n" in received:
-                head, _, rest = received.partition(b"\r\n\r\n")
-                length = next(
-                    int(v)
-                    for k, _, v in (line.partition(b":") for line in head.split(b"\r\n")[1:])
-                    if k.lower() == b"content-length"
-                )
-                if len(rest) < length:
-                    break
-                answers.append((head, rest[:length]))
-                received = rest[length:]
+    answers = _raw_answers(emulator, b"".join(heads), 2)
     assert [head.split(b" ")[1] for head, _ in answers] == [b"200", b"200"]
     assert [json.loads(answer)["type"] for _, answer in answers] == ["message", "message"]
 
 
-def _raw_answer(emulator: Emulator, request: bytes) -> bytes:
-    import socket
-    from urllib.parse import urlsplit
-
-    where = urlsplit(emulator.root)
-    with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
-        sock.sendall(request)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    return received
-
-
 def test_a_header_section_past_the_limits_is_431(emulator: Emulator) -> None:
     many = "".join(f"X-Field-{i}: {i}\r\n" for i in range(150))
-    answer = _raw_answer(
+    answer = _raw_until_closed(
         emulator, f"GET /booking-and-referral/FHIR/R4/_ping HTTP/1.1\r\nHost: a\r\n{many}\r\n".encode()
     )
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
     long_line = "X-Long: " + "a" * 70_000
-    answer = _raw_answer(emulator, f"GET /booking-and-referral/FHIR/R4/_ping HTTP/1.1\r\n{long_line}\r\n\r\n".encode())
+    answer = _raw_until_closed(
+        emulator, f"GET /booking-and-referral/FHIR/R4/_ping HTTP/1.1\r\n{long_line}\r\n\r\n".encode()
+    )
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
 
 
@@ -349,7 +333,7 @@ def test_folded_and_repeated_headers_reach_the_api_as_sent(emulator: Emulator) -
         b"GET /booking-and-referral/FHIR/R4/_ping HTTP/1.1\r\nHost: a\r\nConnection: close\r\n"
         b"X-Request-Id: first\r\nx-request-id: second\r\nX-Correlation-Id: one\r\n two\r\n\r\n"
     )
-    answer = _raw_answer(emulator, request)
+    answer = _raw_until_closed(emulator, request)
     head = answer.partition(b"\r\n\r\n")[0].decode("iso-8859-1")
     assert head.startswith("HTTP/1.1 200 "), head
     import http.client

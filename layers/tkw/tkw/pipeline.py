@@ -10,6 +10,7 @@ the checks decide the answer.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from aws_lambda_powertools import Logger
@@ -67,12 +68,7 @@ def handle(
         result = Answer(err.to_response())
     response = result.response
     if serialised and response.body is not None and not isinstance(response.body, str | bytes):
-        response = ApiResponse(
-            status=response.status,
-            body=response.body_text(),
-            content_type=response.content_type,
-            headers=response.headers,
-        )
+        response = replace(response, body=response.body_text())
     if report_id is not None:
         response.headers[REPORT_ID_HEADER] = report_id
         # Echoed here too (the edge echoes every response): the report shows the answer as sent.

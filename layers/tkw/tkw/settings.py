@@ -8,9 +8,12 @@ in ``__post_init__`` with the same rules the template's parameters state.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal, get_args
+from typing import Literal, TypeVar, get_args
+
+Number = TypeVar("Number", int, float)
 
 # Reports, their index items and receiver runs are kept this long (template: ReportRetentionDays).
 DEFAULT_REPORT_RETENTION_DAYS = 30
@@ -102,7 +105,7 @@ class Settings:
             raw = e.get(name)
             return default if raw is None or raw == "" else raw.strip().lower() in {"1", "true", "yes", "on"}
 
-        def read(name: str, default: float, kind: type[float], what: str) -> Any:
+        def read(name: str, default: Number, kind: Callable[[str], Number], what: str) -> Number:
             raw = e.get(name) or str(default)
             try:
                 return kind(raw)
@@ -110,10 +113,10 @@ class Settings:
                 raise ValueError(f"Invalid settings: {name} must be {what}, not {raw!r}") from None
 
         def number(name: str, default: int) -> int:
-            return int(read(name, default, int, "a whole number"))
+            return read(name, default, int, "a whole number")
 
         def seconds(name: str, default: float) -> float:
-            return float(read(name, default, float, "a number of seconds"))
+            return read(name, default, float, "a number of seconds")
 
         def choice(name: str, default: str) -> str:
             return (e.get(name) or default).strip().lower()

@@ -7,9 +7,9 @@ import json
 from typing import Any
 
 import pytest
-from bars_support import BASE, FIXTURES, assert_outcome, assert_valid_fhir, bars_headers
+from bars_support import FIXTURES, assert_outcome, assert_valid_fhir, process_message_request
 
-from tkw.http import ApiRequest, ApiResponse
+from tkw.http import ApiResponse
 from tkw.pipeline import handle
 from tkw.reports.memory import InMemoryReportStore
 from tkw.routes import Operation
@@ -30,15 +30,9 @@ def _services(**settings: Any) -> Services:
 def _post(
     body: bytes, services: Services, *, serialised: bool, content_type: str = "application/fhir+json"
 ) -> ApiResponse:
-    headers = bars_headers() | {"Content-Type": content_type}
-    request = ApiRequest(
-        method="POST",
-        path=BASE + "/$process-message",
-        headers={k.lower(): (v,) for k, v in headers.items()},
-        body=body,
-        base_url="http://127.0.0.1:3000",
+    return handle(
+        Operation.PROCESS_MESSAGE, process_message_request(body, content_type), services, serialised=serialised
     )
-    return handle(Operation.PROCESS_MESSAGE, request, services, serialised=serialised)
 
 
 def _stored_response_body(services: Services, response: ApiResponse) -> str | None:

@@ -3,23 +3,14 @@
 import json
 
 import pytest
-from bars_support import BASE, assert_outcome, bars_headers, example
+from bars_support import assert_outcome, example, process_message_request
 
-from tkw.http import ApiRequest
 from tkw.pipeline import handle
 from tkw.routes import Operation
 
 
 def post(body: bytes | None, content_type: str = "application/fhir+json") -> tuple[int, dict]:
-    headers = bars_headers() | {"Content-Type": content_type}
-    request = ApiRequest(
-        method="POST",
-        path=BASE + "/$process-message",
-        headers={k.lower(): (v,) for k, v in headers.items()},
-        body=body,
-        base_url="http://127.0.0.1:3000",
-    )
-    response = handle(Operation.PROCESS_MESSAGE, request)
+    response = handle(Operation.PROCESS_MESSAGE, process_message_request(body, content_type))
     return response.status, response.body
 
 
