@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "tkw"), str(ROOT / "tests"), str(ROOT / "bench")]
 
-from run import LAMBDA_ENV  # noqa: E402 - bench/run.py: the environment the functions run with
+from run import LAMBDA_ENV, profiled  # noqa: E402 - bench/run.py: the environment the functions run with
 
 BASE = "/booking-and-referral/FHIR/R4"
 WORKER_FUNCTION = "ReportWorkerFunction"
@@ -126,23 +126,11 @@ def _measure(count: int, profile: bool) -> dict[str, Any]:
         if len(handoff.messages) != BATCH_SIZE + count:
             raise RuntimeError(f"the booking handed over {len(handoff.messages)} report jobs, not {BATCH_SIZE + count}")
         _check(worker.invoke(events[0]))  # warm-up: first use of the clients, the profiles, the memos
-        profiler = None
-        if profile:
-            import cProfile
-
-            profiler = cProfile.Profile()
-            profiler.enable()
-        started, cpu_started = time.perf_counter(), time.process_time()
-        for event in events[1:]:
-            _check(worker.invoke(event))
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-        if profiler is not None:
-            import pstats
-
-            profiler.disable()
-            stats = pstats.Stats(profiler, stream=sys.stdout)
-            stats.sort_stats("cumulative").print_stats(60)
-            stats.sort_stats("tottime").print_stats(40)
+        with profiled(profile):
+            started, cpu_started = time.perf_counter(), time.process_time()
+            for event in events[1:]:
+                _check(worker.invoke(event))
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     return {
         "reports": count,
         "batch_size": BATCH_SIZE,

@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "tkw"), str(ROOT / "tests"), str(ROOT / "bench")]
 
-from run import LAMBDA_ENV, ROUTES, sender_headers  # noqa: E402 - bench/run.py: how make bench sends it
+from run import LAMBDA_ENV, ROUTES, profiled, sender_headers  # noqa: E402 - bench/run.py: how make bench sends it
 
 WARMUP = 200
 
@@ -158,22 +158,10 @@ def _measure(count: int, profile: bool, reports: bool, strict: bool) -> dict[str
         expected = 400 if strict else 200
         serve(api, raw_requests(WARMUP), WARMUP, expected)
         raw = raw_requests(count)
-        profiler = None
-        if profile:
-            import cProfile
-
-            profiler = cProfile.Profile()
-            profiler.enable()
-        started, cpu_started = time.perf_counter(), time.thread_time()
-        serve(api, raw, count, expected)
-        elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
-        if profiler is not None:
-            import pstats
-
-            profiler.disable()
-            stats = pstats.Stats(profiler, stream=sys.stdout)
-            stats.sort_stats("cumulative").print_stats(70)
-            stats.sort_stats("tottime").print_stats(45)
+        with profiled(profile, (70, 45)):
+            started, cpu_started = time.perf_counter(), time.thread_time()
+            serve(api, raw, count, expected)
+            elapsed, cpu = time.perf_counter() - started, time.thread_time() - cpu_started
         use_host_handoff(None)
         if reports and handoff.handed_over != WARMUP + count:
             raise RuntimeError(f"{handoff.handed_over} report jobs handed over, not {WARMUP + count}")

@@ -100,6 +100,27 @@ class BenchError(RuntimeError):
     """A measurement that cannot be trusted (e.g. a 4xx from a wrong header): the bench stops."""
 
 
+@contextlib.contextmanager
+def profiled(enabled: bool, lines: tuple[int, int] = (60, 40)) -> Iterator[None]:
+    """With ``enabled``, cProfile the block and print where its time went (cumulative, then own
+    time: ``lines`` rows each); else run it as it is (the helpers' ``--profile``)."""
+    if not enabled:
+        yield
+        return
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        stats = pstats.Stats(profiler, stream=sys.stdout)
+        stats.sort_stats("cumulative").print_stats(lines[0])
+        stats.sort_stats("tottime").print_stats(lines[1])
+
+
 def percentile(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
