@@ -1,16 +1,16 @@
-"""The local runner's request path in process: CPU ms per booking ``$process-message`` (information).
+"""The local runner's request path in process: CPU ms per request of one bench route (information).
 
 With reports on, every request the emulator answers costs its HTTP server process the request path
 (HTTP parsing, the proxy event, the handler, the answer, the hand-off of the report job) and the
-report worker process the report. This measures the first, the way ``make run`` serves it: booking
-requests as ``make bench`` sends them (the booking fixture, a fresh ``X-Request-Id`` each, keep-alive)
+report worker process the report. This measures the first, the way ``make run`` serves it: one of
+the routes as ``make bench`` sends them (a fresh ``X-Request-Id`` each, keep-alive)
 are sent as raw HTTP by a client process over one loopback TCP connection and served by the local
 runner's own HTTP handler (:mod:`tkw_local.server`) on one thread, AWS on in-process moto, the report jobs
 handed off as the local runner hands them (``ReportJob.to_message``) but not produced.
 
-``python bench/request_path.py [N] [--profile] [--reports-off] [--strict]``: N requests (default
-3,000) after a warm-up; ``--profile`` prints where the time goes (cProfile). Compare CPU ms a request
-on a shared machine.
+``python bench/request_path.py [N] [--route slot|metadata|booking] [--profile] [--reports-off]
+[--strict]``: N requests (default 3,000) of the route (default booking) after a warm-up;
+``--profile`` prints where the time goes (cProfile). Compare CPU ms a request on a shared machine.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "layers" / "tkw"), str(ROOT / "tests"), str(ROOT / "bench")]
 
-from run import LAMBDA_ENV, ROUTES, profiled, sender_headers  # noqa: E402 - bench/run.py: how make bench sends it
+from run import LAMBDA_ENV, ROUTES, Route, profiled, sender_headers  # noqa: E402 - bench/run.py: how make bench sends it
 
 WARMUP = 200
 
@@ -52,13 +52,12 @@ class MessageHandoff:
         return None
 
 
-def raw_requests(count: int) -> bytes:
-    route = ROUTES[2]
-    assert route.body is not None
+def raw_requests(route: Route, count: int) -> bytes:
     fixed = "".join(f"{k}: {v}\r\n" for k, v in sender_headers(route).items())
     head = f"{route.method} {route.path} HTTP/1.1\r\nHost: 127.0.0.1:3000\r\n{fixed}"
-    length = f"Content-Length: {len(route.body)}\r\n\r\n".encode()
-    return b"".join((head + f"X-Request-Id: {uuid.uuid4()}\r\n").encode() + length + route.body for _ in range(count))
+    body = route.body or b""
+    length = f"Content-Length: {len(body)}\r\n\r\n".encode() if route.body is not None else b"\r\n"
+    return b"".join((head + f"X-Request-Id: {uuid.uuid4()}\r\n").encode() + length + body for _ in range(count))
 
 
 _CLIENT = """
@@ -93,7 +92,8 @@ def serve(api: Any, raw: bytes, count: int, expected: int = 200) -> None:
         client = subprocess.Popen([sys.executable, "-c", _CLIENT, port, str(requests), str(answers)])
         connection, _ = listener.accept()
         handler = _Handler.__new__(_Handler)
-        handler.request, handler.client_address, handler.server = connection, ("127.0.0.1", 40000), server
+        handler.request, handler.client_address = connection, ("127.0.0.1", 40000)
+        handler.server = server  # type: ignore[assignment]  # what _Handler reads of it: .api
         handler.setup()
         try:
             for _ in range(count):
@@ -120,17 +120,17 @@ def _statuses(answers: bytes) -> list[int]:
     return statuses
 
 
-def measure(count: int, profile: bool, reports: bool, strict: bool) -> dict[str, Any]:
+def measure(route: Route, count: int, profile: bool, reports: bool, strict: bool) -> dict[str, Any]:
     os.environ.update(LAMBDA_ENV)
     with contextlib.redirect_stdout(io.StringIO()) as out, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        result = _measure(count, profile, reports, strict)
+        result = _measure(route, count, profile, reports, strict)
     if profile:
         print(out.getvalue().split("\n{", 1)[0][-30000:])
     return result
 
 
-def _measure(count: int, profile: bool, reports: bool, strict: bool) -> dict[str, Any]:
+def _measure(route: Route, count: int, profile: bool, reports: bool, strict: bool) -> dict[str, Any]:
     from moto import mock_aws
 
     from tkw.reports.handoff import use_host_handoff
@@ -140,7 +140,8 @@ def _measure(count: int, profile: bool, reports: bool, strict: bool) -> dict[str
     from tkw_local.template import Template
 
     template = Template.read(ROOT / "template.yaml")
-    spec = next(f for f in template.functions() if any(r.path.endswith("/$process-message") for r in f.routes))
+    last_segment = "/" + route.path.split("?")[0].rsplit("/", 1)[1]
+    spec = next(f for f in template.functions() if any(r.path.endswith(last_segment) for r in f.routes))
     with mock_aws():
         serialise_dynamodb()
         resolver = create_resources(template, Resolver(parameters=parameters_from_env(template, {})))
@@ -154,10 +155,10 @@ def _measure(count: int, profile: bool, reports: bool, strict: bool) -> dict[str
         api = LocalApi(template_path=ROOT / "template.yaml", env=dict(os.environ), stage="local")
         api.functions[spec.logical_id] = load_function(template.root, spec)
         api.routes.extend(spec.routes)
-        # Strict mode refuses the fixture (its findings are errors there): that answer is timed.
-        expected = 400 if strict else 200
-        serve(api, raw_requests(WARMUP), WARMUP, expected)
-        raw = raw_requests(count)
+        # Strict mode refuses the booking fixture (its findings are errors there): that answer is timed.
+        expected = 400 if strict and route.body is not None else 200
+        serve(api, raw_requests(route, WARMUP), WARMUP, expected)
+        raw = raw_requests(route, count)
         with profiled(profile, (70, 45)):
             started, cpu_started = time.perf_counter(), time.thread_time()
             serve(api, raw, count, expected)
@@ -166,6 +167,7 @@ def _measure(count: int, profile: bool, reports: bool, strict: bool) -> dict[str
         if reports and handoff.handed_over != WARMUP + count:
             raise RuntimeError(f"{handoff.handed_over} report jobs handed over, not {WARMUP + count}")
     return {
+        "route": route.label,
         "requests": count,
         "reports": reports,
         "strict": strict,
@@ -176,15 +178,25 @@ def _measure(count: int, profile: bool, reports: bool, strict: bool) -> dict[str
 
 
 if __name__ == "__main__":
-    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("count", nargs="?", type=int, default=3000)
+    parser.add_argument("--route", choices=("metadata", "slot", "booking"), default="booking")
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--reports-off", action="store_true")
+    parser.add_argument("--strict", action="store_true")
+    options = parser.parse_args()
+    chosen = next(r for r in ROUTES if options.route in r.label.lower())
     figures = measure(
-        int(args[0]) if args else 3000,
-        profile="--profile" in sys.argv,
-        reports="--reports-off" not in sys.argv,
-        strict="--strict" in sys.argv,
+        chosen,
+        options.count,
+        profile=options.profile,
+        reports=not options.reports_off,
+        strict=options.strict,
     )
     print(
-        f"request path, booking $process-message (reports {'on' if figures['reports'] else 'off'}"
+        f"request path, {figures['route']} (reports {'on' if figures['reports'] else 'off'}"
         f"{', strict' if figures['strict'] else ''}): {figures['cpu_ms_per_request']:.3f} ms CPU a request "
         f"({figures['ms_per_request']:.3f} ms wall; {figures['requests']:,} requests)"
     )

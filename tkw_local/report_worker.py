@@ -11,7 +11,9 @@ queue. Locally that function runs here, fed through a socket pair, beside moto:
   a lower scheduling priority, on the machine's other core when there is one, so it never competes
   with senders' requests for the API process's interpreter lock.
 
-The API process side (:class:`WorkerProcessHandoff`) keeps every job until the worker confirms it
+The API process side (:class:`WorkerProcessHandoff`) hands a job over once the sender has its answer
+(the HTTP server holds the jobs of a request until the answer is written: a sender never waits for
+the job's serialisation or its trip to the worker), and keeps every job until the worker confirms it
 stored, so nothing is lost: failed jobs are retried with backoff (writes are keyed by report id: a
 job produced twice is stored once). Its backlog is bounded: when the worker falls behind,
 ``submit`` waits, slowing senders down rather than dropping reports, and a report a reader asks for
@@ -32,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -69,12 +72,11 @@ class WorkerProcessHandoff:
 
         # report id -> its job message, until the worker stored it (resent to a restarted worker)
         self._pending = ReportsInProduction(backlog)
-        self._outbox: queue.SimpleQueue[tuple[Any, ...] | None] = queue.SimpleQueue()
+        self._held = threading.local()  # per HTTP request: its jobs, until its answer is written
         self._closed = False
         self._send_lock = threading.Lock()
         self._restarts = 0
         self._start_worker()
-        threading.Thread(target=self._send_loop, name="tkw-report-handoff", daemon=True).start()
 
     def configure(self, env: dict[str, str]) -> None:
         """The functions' environment (table and bucket names...): the worker loads its function."""
@@ -84,9 +86,30 @@ class WorkerProcessHandoff:
     # -- the ReportHandoff protocol ----------------------------------------------------------------
 
     def submit(self, job: ReportJob) -> None:
+        # In production from now on (a reader of the id waits for it); waits while the backlog is full.
+        self._pending.add(job.report_id)
+        held: list[ReportJob] | None = getattr(self._held, "jobs", None)
+        if held is None:
+            self._hand_over(job)
+        else:
+            held.append(job)
+
+    @contextlib.contextmanager
+    def after_answer(self) -> Iterator[None]:
+        """Jobs submitted inside the block go to the worker when it ends (the HTTP server writes the
+        answer inside it), whatever happened to the answer."""
+        self._held.jobs = []
+        try:
+            yield
+        finally:
+            held, self._held.jobs = self._held.jobs, None
+            for job in held:
+                self._hand_over(job)
+
+    def _hand_over(self, job: ReportJob) -> None:
         message = job.to_message()
-        self._pending.add(job.report_id, message)  # waits while the backlog is full
-        self._outbox.put(("job", job.report_id, message))
+        self._pending.keep(job.report_id, message)
+        self._send(("job", job.report_id, message))
 
     def wait_for(self, report_id: str, timeout: float) -> bool:
         return self._pending.wait_for(report_id, timeout)
@@ -101,7 +124,6 @@ class WorkerProcessHandoff:
     def close(self) -> None:
         self._closed = True
         self._pending.give_up()
-        self._outbox.put(None)
         self._process.terminate()
         try:
             self._process.wait(timeout=5)
@@ -128,10 +150,6 @@ class WorkerProcessHandoff:
         if self._host_aws:
             _, self.aws_endpoint = self._conn.recv()  # ("aws", url) once moto is serving
         threading.Thread(target=self._receive_loop, args=(self._conn,), name="tkw-report-acks", daemon=True).start()
-
-    def _send_loop(self) -> None:
-        while (item := self._outbox.get()) is not None:
-            self._send(item)
 
     def _send(self, item: tuple[Any, ...]) -> None:
         # A worker that is gone: _receive_loop starts it again and resends everything pending.
@@ -160,7 +178,8 @@ class WorkerProcessHandoff:
         log.error("The report worker stopped; starting it again with the %d reports outstanding", self.backlog)
         with self._send_lock:
             self._start_worker()
-            outstanding = [("job", rid, message) for rid, message in self._pending.outstanding()]
+            # (a job not yet kept is still held by its request, which sends it to this new worker)
+            outstanding = [("job", rid, message) for rid, message in self._pending.outstanding() if message]
         if self._env is not None:
             self._send(("env", self._env))
         for item in outstanding:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import gc
 import json
 import logging
@@ -94,6 +95,13 @@ class LocalApi:
         # A sender's request waits at most this long for the interpreter lock while another thread
         # holds it; Python's default is 5 ms.
         sys.setswitchinterval(0.0005)
+
+    def answering(self) -> contextlib.AbstractContextManager[None]:
+        """Around handling a request and writing its answer: its report jobs go to the report worker
+        after the answer is written (the sender does not wait for the hand-off)."""
+        if self._report_worker is None:
+            return contextlib.nullcontext()
+        return self._report_worker.after_answer()
 
     def _backlog(self) -> int:
         from tkw_local.report_worker import DEFAULT_BACKLOG
@@ -285,7 +293,9 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             client_ip=self.client_address[0],
         )
-        self._send(self.server.api.handle(exchange))
+        with self.server.api.answering():
+            self._send(self.server.api.handle(exchange))
+            self.wfile.flush()
 
     def handle_expect_100(self) -> bool:
         # The client waits for "100 Continue" before sending the body: it leaves now, not buffered.
@@ -355,7 +365,7 @@ _OBS_FOLD = re.compile(r"\r?\n[ \t]+")
 def _unfolded(value: str) -> str:
     """A header value with each obsolete line fold replaced by one space (RFC 9112 §5.2), as a proxy
     does before passing it on: echoed as it came, a fold would break the answer's header section."""
-    return _OBS_FOLD.sub(" ", value)
+    return _OBS_FOLD.sub(" ", value) if "\n" in value else value
 
 
 class LocalHttpServer(ThreadingHTTPServer):

@@ -103,6 +103,33 @@ def test_a_reused_request_id_is_reported_as_a_duplicate(emulator: Emulator) -> N
     assert duplicates and "X-Request-Id" in duplicates[0]["location"]
 
 
+def test_a_sender_that_hangs_up_before_its_answer_still_gets_its_report(emulator: Emulator) -> None:
+    # The local runner hands a request's report job to the report worker once the answer is written:
+    # an answer that cannot be written (the sender reset the connection) must not lose the report.
+    import socket
+    import struct
+    import time
+    from urllib.parse import urlsplit
+
+    ods = "H" + uuid.uuid4().hex[:5].upper()
+    headers = bars_headers(ods=ods) | {"Content-Type": "application/fhir+json"}
+    body = json.dumps(example("process_message/POST-body.json")).encode()
+    head = f"POST {urlsplit(emulator.base).path}/$process-message HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    head += "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+    head += f"Content-Length: {len(body)}\r\n\r\n"
+    where = urlsplit(emulator.root)
+    with socket.create_connection((where.hostname, where.port), timeout=30) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # close = reset
+        sock.sendall(head.encode() + body)
+    listed: list[dict] = []
+    deadline = time.monotonic() + 15
+    while not listed and time.monotonic() < deadline:
+        time.sleep(0.2)
+        path = f"/tkw/reports?correlation_id={headers['X-Correlation-Id']}"
+        listed = emulator.request("GET", path, bars_headers(ods=ods)).json["reports"]
+    assert len(listed) == 1, "the report of a request whose sender hung up was lost"
+
+
 def test_a_refused_request_still_gets_a_report_saying_why(emulator: Emulator) -> None:
     ods = "E" + uuid.uuid4().hex[:5].upper()
     headers = bars_headers(ods=ods, target_value=None)

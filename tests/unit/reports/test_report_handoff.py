@@ -44,6 +44,17 @@ def test_readers_wait_for_a_report_in_production_and_for_all_earlier_ones() -> N
     assert production.wait_for("r1", 0.05) is True
 
 
+def test_what_is_kept_for_a_report_can_be_given_after_it_was_added() -> None:
+    production = ReportsInProduction()
+    production.add("r1")  # in production from now on: readers wait for it
+    assert production.wait_for("r1", 0.05) is False
+    production.keep("r1", "message")
+    assert production.outstanding() == [("r1", "message")]
+    production.done(["r1"])
+    production.keep("r1", "late")  # stored already: nothing comes back
+    assert production.outstanding() == []
+
+
 def test_giving_up_releases_every_waiting_sender() -> None:
     production = ReportsInProduction(bound=1)
     production.add("r1")

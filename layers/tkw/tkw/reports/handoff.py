@@ -93,6 +93,12 @@ class ReportsInProduction:
                 self._changed.wait(1.0)  # back-pressure: the sender waits, no report is dropped
             self._items[report_id] = kept
 
+    def keep(self, report_id: str, kept: Any) -> None:
+        """What to keep for ``report_id`` (if still in production), when it was added without."""
+        with self._changed:
+            if report_id in self._items:
+                self._items[report_id] = kept
+
     def done(self, report_ids: Iterable[str]) -> None:
         with self._changed:
             for report_id in report_ids:
