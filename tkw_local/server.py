@@ -151,10 +151,9 @@ class LocalApi:
 
     # -- HTTP ---------------------------------------------------------------------------------
 
-    def handle(self, exchange: HttpExchange) -> HttpAnswer:
-        """One HTTP exchange as API Gateway would serve it; logs one line."""
-        started = time.perf_counter()
-        answer = self._dispatch(exchange)
+    def log_exchange(self, exchange: HttpExchange, status: int | None, took_ms: float) -> None:
+        """The one line logged per request (once its answer is written: formatting it and waking the
+        log writer thread are no part of the sender's wait)."""
         if log.isEnabledFor(logging.INFO):
             # The path only: query strings carry patient identifiers (patient:identifier=...|<NHS
             # number>); and in the path, what looks like an NHS number (a sender's NHS number in place
@@ -163,12 +162,12 @@ class LocalApi:
                 "%s %s -> %s (%.1f ms)",
                 exchange.method,
                 _NHS_NUMBER_LIKE.sub("[nhs-number?]", _SHARE_TOKEN.sub(r"\1[token]", exchange.path)[:200]),
-                answer.status,
-                (time.perf_counter() - started) * 1000,
+                "no answer" if status is None else status,
+                took_ms,
             )
-        return answer
 
-    def _dispatch(self, exchange: HttpExchange) -> HttpAnswer:
+    def handle(self, exchange: HttpExchange) -> HttpAnswer:
+        """One HTTP exchange as API Gateway would serve it."""
         matched = self.match(exchange.method, exchange.path)
         if matched is None:
             # What API Gateway answers for a path/method no resource serves.
@@ -293,9 +292,16 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             client_ip=self.client_address[0],
         )
-        with self.server.api.answering():
-            self._send(self.server.api.handle(exchange))
-            self.wfile.flush()
+        api, started, status = self.server.api, time.perf_counter(), None
+        answered = started
+        try:
+            with api.answering():
+                answer = api.handle(exchange)
+                self._send(answer)
+                self.wfile.flush()
+                status, answered = answer.status, time.perf_counter()
+        finally:
+            api.log_exchange(exchange, status, (answered - started) * 1000)
 
     def handle_expect_100(self) -> bool:
         # The client waits for "100 Continue" before sending the body: it leaves now, not buffered.

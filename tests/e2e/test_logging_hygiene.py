@@ -153,6 +153,16 @@ def test_the_run_was_logged_at_info(logged: tuple[dict[str, str], str]) -> None:
     assert len(records) >= 20
 
 
+def test_the_runner_logs_one_line_per_request_with_its_status(logged: tuple[dict[str, str], str]) -> None:
+    # Written once the answer has gone: the line still says how each request was answered.
+    _, output = logged
+    lines = [line for line in output.splitlines() if " tkw.local " in line]
+    base = "/booking-and-referral/FHIR/R4"
+    assert any(re.search(rf"POST {base}/\$process-message -> 409 \(\d+\.\d ms\)", x) for x in lines)
+    assert any(re.search(rf"GET {base}/Appointment/\S+ -> 404 \(", x) for x in lines)
+    assert any(re.search(r"GET /tkw/state -> 200 \(", x) for x in lines)
+
+
 @pytest.mark.parametrize(
     "secret", ["API key", "private key", "access token", "client assertion", "client assertion signature", "bad token"]
 )
