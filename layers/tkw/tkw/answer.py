@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from tkw import stateful
 from tkw.context import Answer, RequestContext
 from tkw.fhir import canned
 from tkw.http import ApiResponse
@@ -37,7 +36,13 @@ def respond(ctx: RequestContext, services: Services) -> Answer:
     return answer
 
 
+# tkw.stateful is imported by the first message or read (GET /metadata and /Slot, and their cold
+# starts, never need it).
+
+
 def _stateful_message(ctx: RequestContext, services: Services) -> Answer | None:
+    from tkw import stateful
+
     found = ctx.classification
     if found.nhs_number != stateful.STATEFUL_NHS_NUMBER or not stateful.handles(found.kind):
         return None
@@ -51,6 +56,8 @@ def _stateful_message(ctx: RequestContext, services: Services) -> Answer | None:
 
 
 def _stateful_read(ctx: RequestContext, services: Services, resource_type: str) -> dict[str, Any] | None:
+    from tkw import stateful
+
     request = ctx.request
     resource_id = (request.path_params.get("id") or request.path.rstrip("/").rsplit("/", 1)[-1]).strip().lower()
     read = stateful.read_appointment if resource_type == "Appointment" else stateful.read_service_request

@@ -18,8 +18,10 @@ from typing import Any, NamedTuple
 from urllib.parse import urlencode
 
 from tkw import BASE_PATH
-from tkw.applications import get_catalogue
 from tkw.message_kinds import NHS_NUMBER_SYSTEM
+
+# tkw.applications (the Application catalogue) is imported where it is used: the GET handlers, and
+# their cold starts, never need it.
 
 BUNDLE_PROFILE = "https://fhir.hl7.org.uk/StructureDefinition/UKCore-Bundle"
 USAGE_CONTEXT_TYPE = "http://terminology.hl7.org/CodeSystem/usage-context-type"
@@ -111,6 +113,8 @@ class MessageDefinitions:
 def service_use_cases(service_id: str) -> list[tuple[str, str]]:
     """(code, display) of the live use cases of the one Application a TKW service answers as (NBRS-3798:
     TKW's MessageDefinitions name the service's use cases); empty for a shared or unknown service."""
+    from tkw.applications import get_catalogue
+
     catalogue = get_catalogue()
     service = catalogue.service(service_id)
     number = service.dedicated if service is not None else None
@@ -121,6 +125,8 @@ def service_use_cases(service_id: str) -> list[tuple[str, str]]:
 
 def with_use_cases(use_context: list[dict[str, Any]], use_cases: Sequence[tuple[str, str]]) -> list[dict[str, Any]]:
     """A MessageDefinition's useContext with its use-case categories replaced by ``use_cases``."""
+    from tkw.applications import get_catalogue
+
     system = get_catalogue().use_case_system
     kept = [
         u
@@ -323,6 +329,8 @@ def echo_message(
 def _ensure_use_case(resource: dict[str, Any], code: str) -> None:
     """Add the use-case category to a ServiceRequest (category) or Appointment (serviceCategory)
     that has none; the resource is already a copy."""
+    from tkw.applications import get_catalogue
+
     element = {"ServiceRequest": "category", "Appointment": "serviceCategory"}.get(str(resource.get("resourceType")))
     catalogue = get_catalogue()
     found = catalogue.use_case(code)

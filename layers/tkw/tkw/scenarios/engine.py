@@ -18,7 +18,6 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any
 
-from tkw.applications import judge
 from tkw.context import Answer, RequestContext
 from tkw.encoded_headers import DOS_SYSTEM
 from tkw.fhir.outcome import BarsError, Issue
@@ -285,6 +284,8 @@ def _answer_use_case(ctx: RequestContext, found: Classification) -> str | None:
     the one the request is judged against (its use-context header, the target's Application)."""
     if found.use_case:
         return found.use_case
+    from tkw.applications import judge  # the catalogue: only messages need it (GET cold starts do not)
+
     header = (ctx.request.header("use-context") or "").split("|")[0].strip().lower() or None
     target = ctx.target.value if ctx.target is not None else None
     return judge(target=target, workflow=found.workflow, header_use_case=header).use_case
