@@ -1,4 +1,5 @@
-"""Every handler module imports with the cyclic collector off and turns it back on when it is done.
+"""Every handler module imports with the cyclic collector off and turns it back on when it is done;
+the GET handlers' cold starts and requests never load what only messages need.
 
 A handler that forgot ``init_phase.end()`` would run its whole execution environment without the
 collector (memory only ever growing); one that imported Powertools before ``init_phase`` would lose
@@ -8,6 +9,8 @@ the cold-start saving. Both are checked on the source, as Lambda imports it.
 from __future__ import annotations
 
 import ast
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -47,3 +50,44 @@ def test_a_handler_imports_without_a_collection_and_leaves_the_collector_on() ->
     )
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert done.stdout.split() == ["0", "True"]
+
+
+# Loaded by the first request that needs them: the 111-to-ED state machine, the Application
+# catalogue, the bearer-token check (int mode), FHIR structure (fhir.resources) and pydantic.
+ON_FIRST_USE = ("tkw.stateful", "tkw.applications", "tkw.auth.bearer", "fhir", "pydantic")
+
+
+@pytest.mark.parametrize("function", ["metadata", "slot"])
+def test_a_get_handler_never_loads_what_only_messages_need(function: str) -> None:
+    """Neither its cold start nor its requests (sandbox mode, reports off: no AWS here) load them."""
+    path = ROOT / "functions" / function / "app.py"
+    probe = (
+        "import importlib.util as u, json, sys\n"
+        "from tkw_local.functions import LocalContext\n"
+        f"s = u.spec_from_file_location('app', {str(path)!r}); m = u.module_from_spec(s); s.loader.exec_module(m)\n"
+        "def loaded(): return sorted(n for n in sys.modules if n.startswith(ON_FIRST_USE))\n"
+        "after_import = loaded()\n"
+        f"event = json.loads(open({str(ROOT / 'events' / f'{function}.json')!r}).read())\n"
+        "answer = m.handler(event, LocalContext(function_name='f', aws_request_id='r', invoked_function_arn='a'))\n"
+        "print(json.dumps([answer['statusCode'], after_import, loaded()]))\n"
+    )
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(ROOT / "layers" / "tkw"), str(ROOT)]),
+        "REPORTS_ENABLED": "false",
+        "AUTH_MODE": "sandbox",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", f"ON_FIRST_USE = {ON_FIRST_USE!r}\n{probe}"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    status, after_import, after_request = json.loads(done.stdout.strip().splitlines()[-1])
+    assert status == 200
+    assert after_import == [] and after_request == []

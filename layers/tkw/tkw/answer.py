@@ -2,7 +2,9 @@
 
 ``GET /metadata`` without ``NHSD-Target-Identifier`` is the proxy's own CapabilityStatement (it never
 reaches a receiver). Requests for the stateful 111-to-ED patient go to ``tkw.stateful``; everything
-else is answered by TKW's sentinel scenarios (``tkw.scenarios``).
+else is answered by TKW's sentinel scenarios (``tkw.scenarios``). ``tkw.stateful`` is imported by the
+first message or read that may be stateful: GET /metadata and /Slot, and their cold starts, never
+need it.
 """
 
 from __future__ import annotations
@@ -34,10 +36,6 @@ def respond(ctx: RequestContext, services: Services) -> Answer:
         if found is not None:
             return Answer(ApiResponse(200, found), scenario="stateful-read")
     return answer
-
-
-# tkw.stateful is imported by the first message or read (GET /metadata and /Slot, and their cold
-# starts, never need it).
 
 
 def _stateful_message(ctx: RequestContext, services: Services) -> Answer | None:

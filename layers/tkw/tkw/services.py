@@ -39,7 +39,7 @@ class Services:
         """The emulated Endpoint Catalogue: TKW's services plus the registered ones."""
         from tkw.catalogue import tkw_catalogue
 
-        return tkw_catalogue().with_registered([*self.registered_services, self.registered_endpoints])
+        return tkw_catalogue().with_registered([*self.registered_services, _RegisteredEndpointsWhenAsked(self)])
 
     @cached_property
     def registered_endpoints(self) -> RegisteredServices:
@@ -111,6 +111,18 @@ class Services:
         from tkw.adapters.share_store import DynamoShareStore
 
         return DynamoShareStore(self.settings.table_name)
+
+
+class _RegisteredEndpointsWhenAsked:
+    """:attr:`Services.registered_endpoints`, created when the catalogue first asks it: it is asked
+    only about targets outside TKW's own services, and creating it imports the endpoint store
+    (boto3, pydantic), which a request to TKW's services, and its cold start, never need."""
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def is_registered(self, service_id: str, organisation: str) -> bool:
+        return self._services.registered_endpoints.is_registered(service_id, organisation)
 
 
 @lru_cache(maxsize=1)
