@@ -366,6 +366,14 @@ def emulator(reports: bool) -> contextlib.AbstractContextManager[Server]:
     return serving(name, [sys.executable, "-m", "tkw_local"], BASE + "/_ping", env)
 
 
+# The servers compared, in the order they run: the yardstick, then the emulator with reports on and off.
+SERVERS: tuple[tuple[str, Callable[[], contextlib.AbstractContextManager[Server]]], ...] = (
+    ("reference", reference_server),
+    ("reports_on", lambda: emulator(reports=True)),
+    ("reports_off", lambda: emulator(reports=False)),
+)
+
+
 # -- one client over HTTP -----------------------------------------------------------------------------
 
 
@@ -1021,13 +1029,8 @@ def http_figures() -> dict[str, Any]:
         "wrk": f"wrk -t1 -c{WRK_CONNECTIONS} -d{WRK_SECONDS}s, a fresh X-Request-Id per request",
         "servers": {},
     }
-    plans: list[tuple[str, Callable[[], contextlib.AbstractContextManager[Server]]]] = [
-        ("reference", reference_server),
-        ("reports_on", lambda: emulator(reports=True)),
-        ("reports_off", lambda: emulator(reports=False)),
-    ]
     with on_cpu(LOAD_CPU):
-        for key, start in plans:
+        for key, start in SERVERS:
             print(f"… {key}: throughput, one client", flush=True)
             with start() as server:
                 server.pin()
@@ -1057,15 +1060,10 @@ def throughput_only(match: str) -> int:
     if not routes or not shutil.which("wrk"):
         print(f"no route matches {match!r}, or wrk is missing", file=sys.stderr)
         return 1
-    plans: list[tuple[str, Callable[[], contextlib.AbstractContextManager[Server]]]] = [
-        ("reference", reference_server),
-        ("reports on", lambda: emulator(reports=True)),
-        ("reports off", lambda: emulator(reports=False)),
-    ]
     figures: dict[str, dict[str, dict[str, float]]] = {}
     try:
         with on_cpu(LOAD_CPU):
-            for key, start in plans:
+            for key, start in SERVERS:
                 with start() as server:
                     server.pin()
                     check_answers(server)
@@ -1076,7 +1074,7 @@ def throughput_only(match: str) -> int:
     for route in routes:
         reference = figures["reference"][route.label]["rps"]
         shown = ", ".join(
-            f"{key} {f[route.label]['rps']:,.0f} req/s ({f[route.label]['rps'] / reference:.3f}x)"
+            f"{key.replace('_', ' ')} {f[route.label]['rps']:,.0f} req/s ({f[route.label]['rps'] / reference:.3f}x)"
             for key, f in figures.items()
             if key != "reference"
         )

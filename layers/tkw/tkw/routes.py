@@ -40,10 +40,11 @@ BARS_ROUTES: tuple[BarsRoute, ...] = (
     BarsRoute("/ServiceRequest", {"GET": Operation.SERVICE_REQUEST_SEARCH}),
     BarsRoute("/ServiceRequest/{id}", {"GET": Operation.SERVICE_REQUEST_READ}),
 )
-# Each route's full path in segments, as sent and case-folded. Segment matching, not regular
-# expressions: compiling eighteen of them was ~3 ms of every BaRS function's cold start.
+# Each route's full path in segments (with its route), and those segments beside their case-folded
+# form (for meant_path). Segment matching, not regular expressions: compiling eighteen of them was
+# ~3 ms of every BaRS function's cold start.
 _SEGMENTS = tuple((route, tuple((BASE_PATH + route.template).split("/"))) for route in BARS_ROUTES)
-_FOLDED = tuple((route, tuple(s.lower() for s in segments)) for route, segments in _SEGMENTS)
+_FOLDED = tuple((segments, tuple(s.lower() for s in segments)) for _, segments in _SEGMENTS)
 STATUS_PATH = BASE_PATH + "/_status"  # the API platform's health endpoint (no BaRS route behind it)
 
 
@@ -69,9 +70,8 @@ def meant_path(path: str) -> str | None:
     ``/booking-and-referral/FHIR/R4/slot`` -> ``/booking-and-referral/FHIR/R4/Slot``."""
     given = _segments(path)
     folded = [g.lower() for g in given]
-    for route, wanted in _FOLDED:
+    for exact, wanted in _FOLDED:
         if _fits(wanted, folded):
-            exact = (BASE_PATH + route.template).split("/")
             return "/".join(g if w.startswith("{") else w for g, w in zip(given, exact, strict=True))
     if path.rstrip("/").lower() == STATUS_PATH.lower():
         return STATUS_PATH

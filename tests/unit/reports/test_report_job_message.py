@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -218,15 +219,7 @@ def test_a_damaged_message_is_refused_not_misread(damage: Any) -> None:
 
 def test_a_response_with_control_characters_travels_inside_the_line() -> None:
     job = _job(BOOKING)
-    odd = ReportJob(
-        report_id=job.report_id,
-        organisation=job.organisation,
-        received=job.received,
-        operation=job.operation,
-        request=job.request,
-        response=ApiResponse(200, "tab\tok, bell \x07 and \ufffe not", content_type="text/plain"),
-        bundle=job.bundle,
-    )
+    odd = replace(job, response=ApiResponse(200, "tab\tok, bell \x07 and \ufffe not", content_type="text/plain"))
     message = odd.to_message()
     assert {ord(c) for c in message} <= SQS_CHARACTERS
     assert ReportJob.from_message(message).response.body == "tab\tok, bell \x07 and \ufffe not"
